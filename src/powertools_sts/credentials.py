@@ -1,0 +1,75 @@
+"""The Credentials value: frozen, with a repr that never shows a secret."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = ["Credentials"]
+
+
+@dataclass(frozen=True, repr=False)
+class Credentials:
+    """Temporary credentials of an assumed role.
+
+    Frozen, so the access key, secret and token handed out together always belong together.
+    ``repr()`` and ``str()`` show the access key id (it is not a secret: CloudTrail records it), the
+    expiry and the role, never the secret access key or the session token.
+
+    Parameters
+    ----------
+    access_key_id:
+        ``AccessKeyId`` of the AssumeRole response.
+    secret_access_key:
+        ``SecretAccessKey``; kept out of repr, str and logs.
+    session_token:
+        ``SessionToken``; kept out of repr, str and logs.
+    expiration:
+        ``Expiration`` as a timezone-aware UTC datetime.
+    assumed_role_arn:
+        ``AssumedRoleUser.Arn`` of the response, or None.
+
+    Example
+    -------
+    >>> from datetime import datetime, timezone
+    >>> creds = Credentials("ASIAEXAMPLE", "secret", "token", datetime(2030, 1, 1, tzinfo=timezone.utc))
+    >>> creds
+    Credentials(access_key_id='ASIAEXAMPLE', expiration='2030-01-01T00:00:00+00:00', assumed_role_arn=None)
+    >>> sorted(creds.as_boto3_kwargs())
+    ['aws_access_key_id', 'aws_secret_access_key', 'aws_session_token']
+    """
+
+    access_key_id: str
+    secret_access_key: str = field(compare=True)
+    session_token: str = field(compare=True)
+    expiration: datetime
+    assumed_role_arn: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Credentials(access_key_id={self.access_key_id!r}, "
+            f"expiration={self.expiration.isoformat()!r}, assumed_role_arn={self.assumed_role_arn!r})"
+        )
+
+    __str__ = __repr__
+
+    def as_boto3_kwargs(self) -> dict[str, str]:
+        """Return the keyword arguments of ``boto3.Session`` and ``boto3.client`` for these credentials.
+
+        Returns
+        -------
+        dict[str, str]
+            ``aws_access_key_id``, ``aws_secret_access_key`` and ``aws_session_token``.
+
+        Example
+        -------
+        >>> import boto3
+        >>> from powertools_sts import assume_role
+        >>> creds = assume_role("arn:aws:iam::111122223333:role/reports")  # doctest: +SKIP
+        >>> s3 = boto3.client("s3", **creds.as_boto3_kwargs())  # doctest: +SKIP
+        """
+        return {
+            "aws_access_key_id": self.access_key_id,
+            "aws_secret_access_key": self.secret_access_key,
+            "aws_session_token": self.session_token,
+        }

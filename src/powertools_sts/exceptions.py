@@ -1,0 +1,65 @@
+"""Exceptions raised by powertools-sts."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+__all__ = ["AssumeRoleError", "ConfigurationError"]
+
+
+class ConfigurationError(ValueError):
+    """An invalid option or AssumeRole parameter, raised before any STS call.
+
+    Example
+    -------
+    >>> from powertools_sts import STSProvider, ConfigurationError
+    >>> try:
+    ...     STSProvider(refresh_margin=-1)
+    ... except ConfigurationError as exc:
+    ...     print(exc)
+    refresh_margin must be a number of seconds >= 0, got -1
+    """
+
+
+class AssumeRoleError(GetParameterError):
+    """STS AssumeRole failed, or answered with credentials that cannot be used.
+
+    A subclass of Powertools' ``GetParameterError``, so code that already handles parameter
+    failures handles this one too. The message names the entry and the role and never holds a secret.
+
+    Parameters
+    ----------
+    message:
+        What went wrong, without secrets.
+    role_arn:
+        The role that could not be assumed (the first one, when several entries failed).
+    code:
+        The STS error code (``AccessDenied``, ``Throttling``, ``ExpiredToken`` ...), or None when the
+        failure was not an STS error response (a timeout, a malformed response).
+    entry:
+        The name of the ``sts`` entry, when the failure happened for one.
+    failures:
+        For a decorator invocation in which several entries failed: entry name to its own error.
+
+    Example
+    -------
+    >>> from powertools_sts import AssumeRoleError
+    >>> err = AssumeRoleError("denied", role_arn="arn:aws:iam::111122223333:role/r", code="AccessDenied")
+    >>> (err.code, err.role_arn)
+    ('AccessDenied', 'arn:aws:iam::111122223333:role/r')
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        role_arn: str | None = None,
+        code: str | None = None,
+        entry: str | None = None,
+        failures: dict[str, AssumeRoleError] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.role_arn = role_arn
+        self.code = code
+        self.entry = entry
+        self.failures: dict[str, AssumeRoleError] = dict(failures or {})

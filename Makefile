@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-SOURCES := src tests examples
+SOURCES := src tests examples benchmarks
 
-.PHONY: install demo test lint typecheck unit soak bench docs clean
+.PHONY: install demo test lint typecheck unit docs docs-check cfn-lint bench bench-quick soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,27 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest --cov --cov-branch --cov-report=term-missing --cov-fail-under=95
+
+# The site, built strictly: a broken link or a missing page fails.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+docs-check: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
+
+cfn-lint: $(STAMP)
+	$(BIN)/cfn-lint examples/sam/template.yaml
+
+# The benchmark of docs/benchmarks.md (a few minutes); bench-quick only proves it still runs.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/run.py --quick --output $$(mktemp -d)
+
+# The long property run: many more hypothesis examples than make test.
+soak: $(STAMP)
+	HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -m soak -p no:cacheprovider tests/reliability
 
 test: lint typecheck unit
 

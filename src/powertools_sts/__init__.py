@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .credentials import Credentials
 from .exceptions import AssumeRoleError, ConfigurationError
+from .middleware import get_client, get_credentials, get_session, sts
 from .provider import STSProvider, assume_role, clear_caches
 
 __all__ = [
@@ -18,5 +19,9 @@ __all__ = [
     "STSProvider",
     "assume_role",
     "clear_caches",
+    "get_client",
+    "get_credentials",
+    "get_session",
+    "sts",
 ]
 __version__ = "0.1.0"

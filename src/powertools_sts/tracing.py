@@ -1,0 +1,83 @@
+"""The optional X-Ray capture of STS calls; imported only when asked for.
+
+aws-xray-sdk costs about 350 ms of cold start to import, so nothing in this module is imported
+unless ``aws_client_capture=True`` or the SDK is already loaded (by a Powertools ``Tracer``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from .exceptions import ConfigurationError
+
+__all__ = ["capture_botocore", "current_entity", "run_traced"]
+
+T = TypeVar("T")
+
+
+def capture_botocore() -> None:
+    """Patch botocore so that every AWS call, AssumeRole included, is an X-Ray subsegment.
+
+    Process-wide and idempotent, as aws-xray-sdk's ``patch`` is.
+
+    Raises
+    ------
+    ConfigurationError
+        When aws-xray-sdk is not installed.
+
+    Example
+    -------
+    >>> capture_botocore()  # doctest: +SKIP
+    """
+    try:
+        from aws_xray_sdk.core import patch
+    except ImportError as exc:
+        raise ConfigurationError(
+            "aws_client_capture=True needs aws-xray-sdk: pip install 'powertools-sts[tracer]'"
+        ) from exc
+    patch(("botocore",))
+
+
+def current_entity() -> Any:
+    """Return the X-Ray entity open on this thread, or None, without logging "context missing".
+
+    Reads the recorder context's thread-local entities (an aws-xray-sdk internal both its Lambda and
+    default contexts keep), because ``get_trace_entity`` logs an error when none is open.
+
+    Example
+    -------
+    >>> current_entity() is None
+    True
+    """
+    if "aws_xray_sdk.core" not in sys.modules:
+        return None
+    from aws_xray_sdk.core import xray_recorder
+
+    entities = getattr(getattr(xray_recorder.context, "_local", None), "entities", None)
+    return entities[-1] if entities else None
+
+
+def run_traced(entity: Any, function: Callable[[], T]) -> T:
+    """Run ``function`` on this (worker) thread with ``entity`` as its X-Ray parent.
+
+    With ``entity`` None and the SDK loaded (a prefetch at INIT, where no segment exists and nothing
+    would be emitted), a dummy subsegment stands in, so the STS call is not reported as "context
+    missing" nor as "discarded while initializing".
+
+    Example
+    -------
+    >>> run_traced(None, lambda: 42)
+    42
+    """
+    if "aws_xray_sdk.core" not in sys.modules:
+        return function()
+    from aws_xray_sdk.core import xray_recorder
+    from aws_xray_sdk.core.models.dummy_entities import DummySegment, DummySubsegment
+
+    xray_recorder.context.set_trace_entity(entity if entity is not None else DummySubsegment(DummySegment()))
+    try:
+        return function()
+    finally:
+        xray_recorder.context.clear_trace_entities()

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters.base import BaseProvider
 
-from . import _clock
+from . import _clock, redaction
 from .credentials import Credentials
 from .exceptions import AssumeRoleError, ConfigurationError
 from .validation import cache_key_of, validate_assume_role_params, validate_max_age, validate_refresh_margin
@@ -50,6 +50,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("powertools_sts")
+# Before any STS call can be logged: botocore logs response bodies, secrets included, at DEBUG.
+redaction.install()
 
 #: Credentials with less than this many seconds left are never handed out.
 FLOOR_SECONDS = 60.0

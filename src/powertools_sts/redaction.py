@@ -1,0 +1,66 @@
+"""Masking of STS secrets in botocore's DEBUG log of response bodies.
+
+botocore logs every response body at DEBUG (``botocore.parsers``: "Response body"), and an
+AssumeRole response body holds the SecretAccessKey and SessionToken. A user who turns on boto
+debugging to chase an STS problem would copy live credentials into CloudWatch. The filter masks
+those two elements, in XML and JSON bodies alike, and leaves every other byte of the record alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+__all__ = ["MASK", "SecretsFilter", "install"]
+
+#: What a masked value is replaced with.
+MASK = "***"
+
+_XML = re.compile(rb"(<(SecretAccessKey|SessionToken)>)[^<]*(</\2>)")
+_JSON = re.compile(rb'("(?:SecretAccessKey|SessionToken)"\s*:\s*")(?:[^"\\]|\\.)*(")')
+_MASK = MASK.encode()
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        masked = _XML.sub(rb"\1" + _MASK + rb"\3", bytes(value))
+        return _JSON.sub(rb"\1" + _MASK + rb"\2", masked)
+    if isinstance(value, str) and ("SecretAccessKey" in value or "SessionToken" in value):
+        return _mask(value.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
+    return value
+
+
+class SecretsFilter(logging.Filter):
+    """A logging filter that masks ``SecretAccessKey`` and ``SessionToken`` values in a record.
+
+    Example
+    -------
+    >>> body = (b"<SessionToken>t</SessionToken>",)
+    >>> record = logging.LogRecord("botocore.parsers", 10, "", 0, "Response body: %r", body, None)
+    >>> SecretsFilter().filter(record) and record.getMessage()
+    "Response body: b'<SessionToken>***</SessionToken>'"
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Mask the secrets in ``record`` in place and let it through."""
+        if isinstance(record.args, tuple):
+            record.args = tuple(_mask(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {key: _mask(arg) for key, arg in record.args.items()}
+        record.msg = _mask(record.msg)
+        return True
+
+
+def install() -> None:
+    """Put the filter on the ``botocore.parsers`` logger, once.
+
+    Example
+    -------
+    >>> install()
+    >>> any(isinstance(f, SecretsFilter) for f in logging.getLogger("botocore.parsers").filters)
+    True
+    """
+    target = logging.getLogger("botocore.parsers")
+    if not any(isinstance(existing, SecretsFilter) for existing in target.filters):
+        target.addFilter(SecretsFilter())

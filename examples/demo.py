@@ -62,7 +62,7 @@ def start_local_sts() -> tuple[ThreadedMotoServer, STSCounter]:
     os.environ.update(
         AWS_ENDPOINT_URL_STS=f"http://{host}:{port}",
         AWS_ACCESS_KEY_ID="demo",
-        AWS_SECRET_ACCESS_KEY="demo",  # noqa: S105  # a dummy key for the local STS
+        AWS_SECRET_ACCESS_KEY="demo",  # a dummy key for the local STS
         AWS_DEFAULT_REGION="us-east-1",
         AWS_LAMBDA_FUNCTION_NAME="powertools-sts-demo",
         POWERTOOLS_TRACE_DISABLED="true",

@@ -24,7 +24,7 @@ for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ROL
     os.environ.pop(_name, None)
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105
+    AWS_SECRET_ACCESS_KEY="testing",
     AWS_DEFAULT_REGION="us-east-1",
     AWS_REGION="us-east-1",
     AWS_CONFIG_FILE=os.devnull,
@@ -69,7 +69,7 @@ class MotoSTS:
         request = urllib.request.Request(
             self.url + path, data=body, method="POST", headers={"Content-Type": "text/plain"}
         )
-        with urllib.request.urlopen(request, timeout=5):  # noqa: S310  # loopback only
+        with urllib.request.urlopen(request, timeout=5):  # loopback only
             pass
 
     def reset(self) -> None:

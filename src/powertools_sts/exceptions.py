@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 __all__ = ["AssumeRoleError", "ConfigurationError"]
@@ -63,3 +65,16 @@ class AssumeRoleError(GetParameterError):
         self.code = code
         self.entry = entry
         self.failures: dict[str, AssumeRoleError] = dict(failures or {})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only fields are not in args: without this, unpickling (multiprocessing) would fail.
+        return (
+            _rebuild,
+            (str(self), self.role_arn, self.code, self.entry, self.failures),
+        )
+
+
+def _rebuild(
+    message: str, role_arn: str | None, code: str | None, entry: str | None, failures: dict[str, AssumeRoleError]
+) -> AssumeRoleError:
+    return AssumeRoleError(message, role_arn=role_arn, code=code, entry=entry, failures=failures)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +52,7 @@ _current: ContextVar[_Layer | None] = ContextVar("powertools_sts_layer", default
 _LAYERS: weakref.WeakSet[_Layer] = weakref.WeakSet()
 _SHARED: dict[tuple[Any, ...], tuple[STSProvider, tuple[Any, ...]]] = {}
 _POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
 _PENDING = "__powertools_sts_pending__"
 
 
@@ -196,6 +198,11 @@ class _Layer:
 
     def reset(self) -> None:
         self.deadline = -_INF
+        if self.hub_name is not None and self.hub is not None:
+            # The chained STS client signs with the hub credentials it holds: drop it with them.
+            self.hub = None
+            for slot in self.slots.values():
+                slot.provider = None
         for slot in self.slots.values():
             slot.reset()
 
@@ -207,7 +214,9 @@ def _identifier(name: str) -> str:
 
 def _pool() -> ThreadPoolExecutor:
     if not _POOL:
-        _POOL.append(ThreadPoolExecutor(max_workers=16, thread_name_prefix="powertools-sts"))
+        with _POOL_LOCK:
+            if not _POOL:
+                _POOL.append(ThreadPoolExecutor(max_workers=16, thread_name_prefix="powertools-sts"))
     return _POOL[0]
 
 
@@ -514,8 +523,10 @@ def sts(
         # import; the others wait for an outer layer, or the first invocation.
         pending = [inner for inner in getattr(handler, _PENDING, ()) if inner.hub is None]
         for inner in pending:
-            if inner.hub_name in layer.slots:
-                inner.bind_hub(layer.slots[inner.hub_name])
+            hub = layer.slots.get(inner.hub_name or "")
+            # A hub that is itself chained and not bound yet is bound at the first invocation.
+            if hub is not None and hub.provider is not None:
+                inner.bind_hub(hub)
         pending = [inner for inner in pending if inner.hub is None]
         if aws_client_assume_role is not None:
             pending.append(layer)
@@ -526,6 +537,8 @@ def sts(
 
 
 def _reset_all() -> None:
+    for shared in [key for key in list(_SHARED) if key[0] == "chain"]:
+        del _SHARED[shared]
     for layer in list(_LAYERS):
         layer.reset()
 

@@ -47,6 +47,7 @@ __all__ = [
     "assume_role",
     "clear_caches",
     "default_role_session_name",
+    "new_boto3_session",
 ]
 
 logger = logging.getLogger("powertools_sts")
@@ -178,6 +179,8 @@ class STSProvider(BaseProvider):
         self._guard = threading.Lock()
         self._entries: dict[Key, _Entry] = {}
         self._flights: dict[Key, _Flight] = {}
+        # Validating and keying the same parameters again on every get would cost more than the cache hit.
+        self._validated: dict[Any, tuple[dict[str, Any], Key]] = {}
         # The client is built lazily, so Powertools' user-agent registration has nothing to tag yet.
         super().__init__()  # type: ignore[no-untyped-call]
         _PROVIDERS.add(self)
@@ -240,8 +243,19 @@ class STSProvider(BaseProvider):
         if "RoleArn" in assume_role_params:
             raise ConfigurationError("RoleArn is given twice: pass it as role_arn only")
         seconds = validate_max_age(max_age)
-        params = validate_assume_role_params({"RoleArn": role_arn, **assume_role_params})
-        return self.credentials_for((None, None, cache_key_of(params)), params, seconds, force_fetch)[0]
+        try:
+            memo: Any = (role_arn, *sorted(assume_role_params.items()))
+            known = self._validated.get(memo)
+        except TypeError:  # unhashable values (lists of tags, a dict policy): validate every time
+            memo, known = None, None
+        if known is None:
+            params = validate_assume_role_params({"RoleArn": role_arn, **assume_role_params})
+            known = (params, (None, None, cache_key_of(params)))
+            if memo is not None:
+                if len(self._validated) >= 256:
+                    self._validated.clear()
+                self._validated[memo] = known
+        return self.credentials_for(known[1], known[0], seconds, force_fetch)[0]
 
     def clear_cache(self) -> None:
         """Forget every cached credential of this provider (the STS client is kept).
@@ -372,7 +386,6 @@ class STSProvider(BaseProvider):
         return self._client
 
     def _build_client(self, session: boto3.session.Session | None) -> STSClient:
-        import boto3
         from botocore.config import Config
 
         # Fail in seconds, not at the function's timeout, when STS is out of reach (a VPC with no
@@ -380,7 +393,7 @@ class STSProvider(BaseProvider):
         config = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=2, read_timeout=5)
         if self._boto_config is not None:
             config = config.merge(self._boto_config)
-        session = session or boto3.session.Session()
+        session = session or new_boto3_session()
         client: STSClient = session.client("sts", config=config)
         return client
 
@@ -464,6 +477,34 @@ def _parse(response: dict[str, Any]) -> Credentials:
         expiration=expiration,
         assumed_role_arn=user.get("Arn") if isinstance(user, dict) else None,
     )
+
+
+_LOADER: list[Any] = []
+_LOADER_LOCK = threading.Lock()
+
+
+def new_boto3_session(region_name: str | None = None) -> boto3.session.Session:
+    """Return a new boto3 session that shares botocore's data loader with the others this package made.
+
+    A new botocore session re-reads and re-parses the service models and endpoint rules (about 100 ms
+    for the first client); sharing the loader, which only reads packaged JSON and caches it, makes
+    each further session's first client about four times cheaper at cold start.
+
+    Example
+    -------
+    >>> new_boto3_session("eu-west-1").region_name  # doctest: +SKIP
+    'eu-west-1'
+    """
+    import boto3
+    import botocore.session
+
+    core = botocore.session.get_session()
+    with _LOADER_LOCK:
+        if _LOADER:
+            core.register_component("data_loader", _LOADER[0])
+        else:
+            _LOADER.append(core.get_component("data_loader"))
+    return boto3.session.Session(botocore_session=core, region_name=region_name)
 
 
 _DEFAULT: list[STSProvider] = []

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from . import _clock
-from .provider import FLOOR_SECONDS, register_cache
+from .provider import FLOOR_SECONDS, new_boto3_session, register_cache
 
 if TYPE_CHECKING:
     import boto3
@@ -45,8 +45,6 @@ def refreshing_session(
     >>> session = refreshing_session(lambda: assume_role("arn:aws:iam::111122223333:role/r"))  # doctest: +SKIP
     >>> session.client("s3").list_buckets()  # doctest: +SKIP
     """
-    import boto3
-    import botocore.session
     from botocore.credentials import DeferredRefreshableCredentials
 
     def metadata() -> dict[str, Any]:
@@ -64,9 +62,10 @@ def refreshing_session(
     # botocore's own create_from_metadata sets.
     credentials._advisory_refresh_timeout = int(refresh_margin)  # type: ignore[attr-defined]
     credentials._mandatory_refresh_timeout = int(FLOOR_SECONDS)  # type: ignore[attr-defined]
-    core = botocore.session.get_session()
-    core._credentials = credentials  # type: ignore[attr-defined]  # how botocore's own assume-role providers hand over credentials
-    return boto3.session.Session(botocore_session=core, region_name=region_name)
+    session = new_boto3_session(region_name)
+    # How botocore's own assume-role providers hand credentials to a session.
+    session._session._credentials = credentials  # type: ignore[attr-defined]
+    return session
 
 
 _ALL: weakref.WeakSet[Handles] = weakref.WeakSet()

@@ -4,7 +4,7 @@ Two paths, kept apart:
 
 - When ``sts(...)`` is applied (module import, the Lambda INIT phase): every option is validated, and
   every entry is prefetched concurrently on worker threads, so the import never waits on STS.
-- Each invocation (``_step``): one clock read against the layer's deadline, the earliest time any
+- Each invocation (``_middleware``'s step): one clock read against the layer's deadline, the earliest time any
   of its entries stops being fresh. Only past it does ``_Layer.prepare`` ask the provider.
 """
 
@@ -48,8 +48,12 @@ __all__ = ["get_client", "get_credentials", "get_session", "sts"]
 logger = logging.getLogger("powertools_sts")
 
 _INF = float("inf")
+# The layers around the running invocation, innermost last; set only by layers that need it (see _register).
 _current: ContextVar[_Layer | None] = ContextVar("powertools_sts_layer", default=None)
 _LAYERS: weakref.WeakSet[_Layer] = weakref.WeakSet()
+_NAMED: dict[str, weakref.WeakSet[_Slot]] = {}
+_UNIQUE: dict[str, weakref.ref[_Slot]] = {}
+_REGISTRY_LOCK = threading.Lock()
 _SHARED: dict[tuple[Any, ...], tuple[STSProvider, tuple[Any, ...]]] = {}
 _POOL: list[ThreadPoolExecutor] = []
 _POOL_LOCK = threading.Lock()
@@ -59,7 +63,7 @@ _PENDING = "__powertools_sts_pending__"
 class _Slot:
     """One ``fetch_data`` entry of one layer: its parameters, key, and the credentials it last handed out."""
 
-    __slots__ = ("handles", "key", "layer", "max_age", "name", "params", "provider", "state")
+    __slots__ = ("__weakref__", "handles", "key", "layer", "max_age", "name", "params", "provider", "state")
 
     def __init__(self, layer: _Layer, name: str, params: dict[str, Any], max_age: float | None) -> None:
         self.layer = layer
@@ -101,6 +105,7 @@ class _Layer:
 
     __slots__ = (
         "__weakref__",
+        "around",
         "boto_config",
         "cache_key",
         "capture",
@@ -110,6 +115,7 @@ class _Layer:
         "hub_name",
         "parent",
         "refresh_margin",
+        "scoped",
         "slots",
         "zero",
     )
@@ -139,7 +145,24 @@ class _Layer:
         self.context_names = (
             tuple((_identifier(name), slot) for name, slot in self.slots.items()) if set_to_context else ()
         )
+        # scoped: one of this layer's names is borne by another entry configuration in the process, so
+        # get_credentials must know which layers surround the invocation. Most processes never need
+        # it, and a ContextVar set/reset per invocation costs about as much as the factory's wrapper.
+        self.scoped = False
+        self.around = set_to_context
         _LAYERS.add(self)
+
+    def run(self, handler: Callable[..., Any], event: Any, context: Any, kwargs: dict[str, Any]) -> Any:
+        """Call the handler with the context attributes and the name scope this layer needs."""
+        for attr, slot in self.context_names:
+            setattr(context, attr, slot.state[0])
+        if not self.scoped:
+            return handler(event, context, **kwargs)
+        token = _current.set(self)
+        try:
+            return handler(event, context, **kwargs)
+        finally:
+            _current.reset(token)
 
     def use(self, provider: STSProvider, identity: Any) -> None:
         for slot in self.slots.values():
@@ -164,8 +187,11 @@ class _Layer:
 
     def prepare(self) -> None:
         """Make every entry usable for this invocation; raise one AssumeRoleError naming every failure."""
+        previous = _current.get()
+        if previous is not self:
+            self.parent = previous
         if self.hub_name is not None and self.hub is None:
-            self.bind_hub(_find(self.parent, self.hub_name, chained=self))
+            self.bind_hub(_hub(self.parent, self.hub_name))
         now = _clock.now()
         due = [slot for slot in self.slots.values() if self.zero or not now < slot.state[1]]
         failures: dict[str, AssumeRoleError] = {}
@@ -220,33 +246,57 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL[0]
 
 
-def _find(layer: _Layer | None, name: str, chained: _Layer | None = None) -> _Slot:
-    """Return the slot ``name`` of ``layer`` or the layers around it, innermost first."""
+def _find(layer: _Layer | None, name: str) -> _Slot:
+    """Return the slot ``name`` of ``layer`` or the layers around it, innermost first, else the process's one."""
     depth = 0
     while layer is not None and depth < 64:  # bounded: a handler that re-enters itself links layers in a loop
         slot = layer.slots.get(name)
         if slot is not None:
             return slot
         layer, depth = layer.parent, depth + 1
-    if chained is not None:
-        raise ConfigurationError(
-            f"aws_client_assume_role={name!r}: no outer sts layer defines an entry named {name!r}; "
-            "put the sts layer whose fetch_data has it outside this one"
-        )
     return _outside(name)
 
 
+def _hub(layer: _Layer | None, name: str) -> _Slot:
+    try:
+        return _find(layer, name)
+    except ConfigurationError as exc:
+        raise ConfigurationError(
+            f"aws_client_assume_role={name!r}: no outer sts layer defines an entry named {name!r}; "
+            "put the sts layer whose fetch_data has it outside this one"
+        ) from exc
+
+
+def _config(slot: _Slot) -> Any:
+    return (id(slot.provider), slot.key) if slot.provider is not None else id(slot)
+
+
+def _register(layer: _Layer) -> None:
+    with _REGISTRY_LOCK:
+        for name, slot in layer.slots.items():
+            group = _NAMED.setdefault(name, weakref.WeakSet())
+            group.add(slot)
+            _UNIQUE.pop(name, None)
+            bearers = list(group)
+            if len({_config(other) for other in bearers}) > 1:
+                for other in bearers:
+                    other.layer.scoped = other.layer.around = True
+
+
 def _outside(name: str) -> _Slot:
-    # Outside an invocation (a worker thread, say) a name resolves when exactly one entry configuration
-    # in the process bears it; anything else would risk handing out another handler's credentials.
-    found: dict[Any, _Slot] = {}
-    for layer in list(_LAYERS):
-        slot = layer.slots.get(name)
-        if slot is not None:
-            found.setdefault((id(slot.provider), slot.key) if slot.provider is not None else id(slot), slot)
-    if len(found) == 1:
-        return next(iter(found.values()))
-    reason = "no sts layer has an entry" if not found else f"{len(found)} different sts entries are"
+    # Outside the scope of a layer (a worker thread, a layer that needs no scope) a name resolves when
+    # exactly one entry configuration in the process bears it; anything else would risk handing out
+    # another handler's credentials.
+    ref = _UNIQUE.get(name)
+    slot = ref() if ref is not None else None
+    if slot is not None:
+        return slot
+    with _REGISTRY_LOCK:
+        bearers = list(_NAMED.get(name, ()))
+        if len({_config(other) for other in bearers}) == 1:
+            _UNIQUE[name] = weakref.ref(bearers[0])
+            return bearers[0]
+    reason = "no sts layer has an entry" if not bearers else f"{len(bearers)} different sts entries are"
     raise ConfigurationError(
         f"{reason} named {name!r} for this call: outside an sts-decorated invocation (a worker thread, say) a "
         "name resolves only when exactly one entry in the process bears it. Read the credentials inside the "
@@ -316,26 +366,21 @@ def get_client(name: str, service_name: str, **client_kwargs: Any) -> Any:
     return _slot(name).handles.client(service_name, **client_kwargs)
 
 
-def _step(handler: Callable[..., Any], event: Any, context: Any, powertools_sts_layer: _Layer, **kwargs: Any) -> Any:
-    layer = powertools_sts_layer
-    previous = _current.get()
-    if previous is not layer:
-        layer.parent = previous
-    if not _clock.now() < layer.deadline:
-        layer.prepare()
-    for attr, slot in layer.context_names:
-        setattr(context, attr, slot.state[0])
-    token = _current.set(layer)
-    try:
+def _middleware(layer: _Layer, traced: bool) -> Callable[..., Any]:
+    """Return the Powertools factory middleware of ``layer``: the per-invocation step."""
+
+    def sts(handler: Callable[..., Any], event: Any, context: Any, **kwargs: Any) -> Any:
+        # The hot path: one clock read against the earliest end of freshness of the layer's entries.
+        if not _clock.now() < layer.deadline:
+            layer.prepare()
+        if layer.around:
+            return layer.run(handler, event, context, kwargs)
         return handler(event, context, **kwargs)
-    finally:
-        _current.reset(token)
 
-
-# The factory names its "## <name>" subsegment and its log lines after the middleware's __qualname__.
-_step.__qualname__ = _step.__name__ = "sts"
-_PLAIN = lambda_handler_decorator(_step, trace_execution=False)
-_TRACED = lambda_handler_decorator(_step, trace_execution=True)
+    # The factory names its "## <name>" subsegment and its log lines after the middleware's __qualname__.
+    sts.__qualname__ = "sts"
+    middleware: Callable[..., Any] = lambda_handler_decorator(sts, trace_execution=traced)
+    return middleware
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -508,17 +553,18 @@ def sts(
     )
     if aws_client_assume_role is None:
         layer.use(_shared_provider(boto3_session, boto3_client, boto_config, margin), None)
-        if prefetch and seconds != 0 and not _snap_start():
-            for slot in layer.slots.values():
-                _pool().submit(_prefetch, slot)
+    _register(layer)
+    if aws_client_assume_role is None and prefetch and seconds != 0 and not _snap_start():
+        for slot in layer.slots.values():
+            _pool().submit(_prefetch, slot)
 
     traced = resolve_truthy_env_var_choice(
         env=os.getenv("POWERTOOLS_TRACE_MIDDLEWARES", "false"), choice=trace_execution
     )
-    middleware = _TRACED if traced else _PLAIN
+    middleware = _middleware(layer, traced)
 
     def apply(handler: Callable[..., Any]) -> Callable[..., Any]:
-        wrapped: Callable[..., Any] = middleware(handler, powertools_sts_layer=layer)
+        wrapped: Callable[..., Any] = middleware(handler)
         # Chained layers inside this one whose signing entry this layer defines are bound now, at
         # import; the others wait for an outer layer, or the first invocation.
         pending = [inner for inner in getattr(handler, _PENDING, ()) if inner.hub is None]

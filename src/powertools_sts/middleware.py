@@ -268,7 +268,8 @@ def _hub(layer: _Layer | None, name: str) -> _Slot:
 
 
 def _config(slot: _Slot) -> Any:
-    return (id(slot.provider), slot.key) if slot.provider is not None else id(slot)
+    # Slots with the same provider, key and max_age hand out the same credentials.
+    return (id(slot.provider), slot.key, slot.max_age) if slot.provider is not None else id(slot)
 
 
 def _register(layer: _Layer) -> None:

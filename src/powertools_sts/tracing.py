@@ -43,8 +43,9 @@ def capture_botocore() -> None:
 def current_entity() -> Any:
     """Return the X-Ray entity open on this thread, or None, without logging "context missing".
 
-    Reads the recorder context's thread-local entities (an aws-xray-sdk internal both its Lambda and
-    default contexts keep), because ``get_trace_entity`` logs an error when none is open.
+    In Lambda the SDK's context builds the invocation's facade segment from ``_X_AMZN_TRACE_ID`` and
+    never reports a missing context, so it is asked; elsewhere its ``get_trace_entity`` logs an error
+    when nothing is open, so the thread-local entities (an aws-xray-sdk internal) are read instead.
 
     Example
     -------
@@ -54,8 +55,12 @@ def current_entity() -> Any:
     if "aws_xray_sdk.core" not in sys.modules:
         return None
     from aws_xray_sdk.core import xray_recorder
+    from aws_xray_sdk.core.lambda_launcher import LambdaContext
 
-    entities = getattr(getattr(xray_recorder.context, "_local", None), "entities", None)
+    context = xray_recorder.context
+    if isinstance(context, LambdaContext):
+        return context.get_trace_entity()
+    entities = getattr(getattr(context, "_local", None), "entities", None)
     return entities[-1] if entities else None
 
 

@@ -427,22 +427,8 @@ def _shared_provider(boto3_session: Any, boto3_client: Any, boto_config: Any, re
 
 
 def _snap_start() -> bool:
-    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "snap-start":
-        return False
-    if not _RESTORE_HOOK:
-        try:
-            from snapshot_restore_py import register_after_restore
-        except ImportError:
-            logger.debug("snapshot_restore_py is not installed: no after-restore hook")
-        else:
-            from .provider import clear_caches
-
-            register_after_restore(clear_caches)
-        _RESTORE_HOOK.append(True)
-    return True
-
-
-_RESTORE_HOOK: list[bool] = []
+    # Credentials fetched before a snapshot could be restored hours later, in many copies: no prefetch.
+    return os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start"
 
 
 def _prefetch(slot: _Slot) -> None:

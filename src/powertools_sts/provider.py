@@ -184,6 +184,7 @@ class STSProvider(BaseProvider):
         # The client is built lazily, so Powertools' user-agent registration has nothing to tag yet.
         super().__init__()  # type: ignore[no-untyped-call]
         _PROVIDERS.add(self)
+        _hook_snap_start()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(refresh_margin={self.refresh_margin:g}, entries={len(self._entries)})"
@@ -528,6 +529,27 @@ def assume_role(
             if not _DEFAULT:
                 _DEFAULT.append(STSProvider())
     return _DEFAULT[0].get(role_arn, max_age=max_age, force_fetch=force_fetch, **assume_role_params)
+
+
+def _hook_snap_start() -> None:
+    """Under SnapStart, have the runtime empty every cache after a restore, once per process.
+
+    A snapshot may be restored hours after it was taken and into many sandboxes at once: credentials
+    fetched before it must never be served after. The managed Python runtimes ship
+    ``snapshot_restore_py`` and call its after-restore hooks.
+    """
+    if _SNAP_HOOKED or os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "snap-start":
+        return
+    _SNAP_HOOKED.append(True)
+    try:
+        from snapshot_restore_py import register_after_restore
+    except ImportError:
+        logger.warning("SnapStart without snapshot_restore_py: cached credentials cannot be cleared after a restore")
+        return
+    register_after_restore(clear_caches)
+
+
+_SNAP_HOOKED: list[bool] = []
 
 
 def register_cache(clear: Callable[[], None]) -> None:

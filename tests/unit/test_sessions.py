@@ -1,0 +1,208 @@
+"""refreshing_session and Handles, driven by a real STSProvider against moto and the fake clock."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+import powertools_sts
+from powertools_sts import AssumeRoleError, Credentials, STSProvider
+from powertools_sts.sessions import Handles, refreshing_session
+
+from ..conftest import ROLE
+
+# Past the refresh window (300 s plus up to 25% jitter) of 3600 s credentials, above the 60 s floor.
+PAST_REFRESH = 3310
+BEFORE_REFRESH = 3200
+
+
+class Source:
+    """A credentials source backed by a real provider, counting how often it is asked."""
+
+    def __init__(self, force_fetch: bool = False) -> None:
+        self.provider = STSProvider()
+        self.force_fetch = force_fetch
+        self.calls = 0
+        self.handed_out: list[Credentials] = []
+
+    def __call__(self) -> Credentials:
+        self.calls += 1
+        creds = self.provider.get(ROLE, force_fetch=self.force_fetch)
+        self.handed_out.append(creds)
+        return creds
+
+
+def frozen_key(session: Any) -> str:
+    return session.get_credentials().get_frozen_credentials().access_key
+
+
+# -- refreshing_session --------------------------------------------------------------------------------
+
+
+def test_the_source_is_called_lazily_and_signs_the_clients(moto_sts):
+    source = Source()
+    session = refreshing_session(source)
+    client = session.client("sts")
+    assert source.calls == 0  # neither the session nor a client asks for credentials
+
+    caller = client.get_caller_identity()
+
+    assert source.calls == 1
+    assert caller["Arn"].startswith("arn:aws:sts::111122223333:assumed-role/reports/")
+    frozen = session.get_credentials().get_frozen_credentials()
+    creds = source.handed_out[0]
+    assert (frozen.access_key, frozen.secret_key, frozen.token) == (
+        creds.access_key_id,
+        creds.secret_access_key,
+        creds.session_token,
+    )
+    client.get_caller_identity()
+    assert source.calls == 1  # fresh credentials are not asked for again
+
+
+def test_region_name_is_the_sessions(moto_sts):
+    assert refreshing_session(Source(), region_name="eu-west-1").region_name == "eu-west-1"
+
+
+def test_credentials_refresh_near_their_expiry(moto_sts, clock):
+    source = Source()
+    session = refreshing_session(source)
+    first = frozen_key(session)
+
+    clock.advance(BEFORE_REFRESH)
+    assert frozen_key(session) == first
+    assert source.calls == 1
+
+    clock.advance(PAST_REFRESH - BEFORE_REFRESH)
+    second = frozen_key(session)
+
+    assert second != first
+    assert second == source.handed_out[-1].access_key_id
+    assert moto_sts.assume_role_calls == 2
+
+
+def test_refresh_margin_sets_when_the_source_is_asked_again(moto_sts, clock):
+    source = Source()
+    session = refreshing_session(source, refresh_margin=1200)
+    first = frozen_key(session)
+
+    clock.advance(2000)  # 1600 s left
+    assert frozen_key(session) == first
+    assert source.calls == 1
+    clock.advance(410)  # 1190 s left: inside the session's margin, not yet the provider's (300 s)
+    assert frozen_key(session) == first
+    assert source.calls >= 2  # asked, and handed the provider's still fresh credentials
+    assert moto_sts.assume_role_calls == 1
+
+
+def test_a_failed_refresh_keeps_the_old_credentials_until_the_floor(moto_sts, clock):
+    source = Source(force_fetch=True)  # every call reaches STS, no cache to fall back on
+    session = refreshing_session(source)
+    first = frozen_key(session)
+    moto_sts.enable_iam()  # from now on STS refuses the function's dummy credentials
+
+    clock.advance(PAST_REFRESH)  # advisory window: the failure is logged, the old credentials serve
+    assert frozen_key(session) == first
+    assert source.calls == 2
+
+    clock.advance(3550 - PAST_REFRESH)  # under the 60 s floor: the mandatory refresh raises
+    with pytest.raises(AssumeRoleError):
+        frozen_key(session)
+
+
+# -- Handles -------------------------------------------------------------------------------------------
+
+
+def test_handles_build_nothing_and_ask_nothing_until_used(moto_sts):
+    source = Source()
+    handles = Handles(source)
+    handles.session()
+    handles.client("sts")
+
+    assert source.calls == 0
+
+
+def test_one_session_per_region(moto_sts):
+    handles = Handles(Source())
+
+    default = handles.session()
+    west = handles.session("eu-west-1")
+
+    assert handles.session() is default
+    assert handles.session(None) is default
+    assert handles.session("eu-west-1") is west
+    assert west is not default
+    assert west.region_name == "eu-west-1"
+    assert default.region_name == "us-east-1"  # from the environment
+
+
+def test_clients_are_cached_by_service_and_arguments(moto_sts):
+    source = Source()
+    handles = Handles(source)
+
+    plain = handles.client("sts")
+    west = handles.client("sts", region_name="eu-west-1", endpoint_url=moto_sts.url)
+
+    assert handles.client("sts") is plain
+    assert handles.client("sts", endpoint_url=moto_sts.url, region_name="eu-west-1") is west
+    assert west is not plain
+    assert handles.client("sts", region_name="eu-west-1") is not west
+    assert handles.client("s3") is not plain
+    assert west.meta.region_name == "eu-west-1"
+    # Every client of the entry signs with the entry's credentials, fetched once.
+    assert plain.get_caller_identity()["Arn"] == west.get_caller_identity()["Arn"]
+    assert "assumed-role/reports/" in plain.get_caller_identity()["Arn"]
+    assert source.calls == 1
+
+
+def test_concurrent_first_calls_build_one_client(moto_sts):
+    handles = Handles(Source())
+    start = threading.Barrier(8)
+    built: list[Any] = []
+
+    def build() -> None:
+        start.wait(timeout=10)
+        built.append(handles.client("sts"))
+
+    threads = [threading.Thread(target=build) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+    assert len(built) == 8
+    assert all(client is built[0] for client in built)
+
+
+def test_clear_drops_sessions_and_clients(moto_sts):
+    handles = Handles(Source())
+    session, client = handles.session(), handles.client("sts")
+
+    handles.clear()
+
+    assert handles.session() is not session
+    assert handles.client("sts") is not client
+
+
+def test_clear_caches_clears_every_handles(moto_sts):
+    first, second = Handles(Source()), Handles(Source())
+    clients = first.client("sts"), second.client("sts")
+
+    powertools_sts.clear_caches()
+
+    assert first.client("sts") is not clients[0]
+    assert second.client("sts") is not clients[1]
+
+
+def test_handles_sessions_use_its_refresh_margin(moto_sts, clock):
+    source = Source()
+    handles = Handles(source, refresh_margin=1200)
+    client = handles.client("sts")
+    client.get_caller_identity()
+
+    clock.advance(2410)  # inside 1200 s: the session asks the source again
+    client.get_caller_identity()
+
+    assert source.calls >= 2

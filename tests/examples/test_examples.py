@@ -172,6 +172,17 @@ def test_ssm_parameter_is_not_in_the_functions_own_account(moto_sts):
         own.get_parameter(Name="/shared/orders/table-name")
 
 
+def test_xray_capture(moto_sts):
+    from aws_xray_sdk import global_sdk_config
+
+    # The patch is process-wide: with the SDK switched off (the fixture switches it back) it is skipped,
+    # so no other test's boto3 calls start reporting a missing X-Ray context.
+    global_sdk_config.set_sdk_enabled(False)
+    xray_capture = load("xray_capture")
+    assert xray_capture.handler({}, LambdaContext()) == {"buckets": []}
+    assert moto_sts.assume_role_calls == 1
+
+
 @pytest.mark.parametrize("path", sorted((EXAMPLES / "iam").glob("*.json")), ids=lambda path: path.name)
 def test_iam_policy_documents(path):
     document = json.loads(path.read_text())

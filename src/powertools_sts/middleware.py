@@ -48,8 +48,9 @@ __all__ = ["get_client", "get_credentials", "get_session", "sts"]
 logger = logging.getLogger("powertools_sts")
 
 _INF = float("inf")
-# The layers around the running invocation, innermost last; set only by layers that need it (see _register).
-_current: ContextVar[_Layer | None] = ContextVar("powertools_sts_layer", default=None)
+# The layers around the running invocation: (innermost layer, (next layer, (...))) or None outside one.
+Chain = tuple["_Layer", Any]
+_current: ContextVar[Chain | None] = ContextVar("powertools_sts_layers", default=None)
 _LAYERS: weakref.WeakSet[_Layer] = weakref.WeakSet()
 _NAMED: dict[str, weakref.WeakSet[_Slot]] = {}
 _UNIQUE: dict[str, weakref.ref[_Slot]] = {}
@@ -75,7 +76,7 @@ class _Slot:
         # (credentials, reusable until): one tuple, swapped whole, so a reader on another thread never
         # pairs new credentials with an old deadline or the reverse.
         self.state: tuple[Credentials | None, float] = (None, -_INF)
-        self.handles = Handles(self.credentials, layer.refresh_margin)
+        self.handles = Handles(self.credentials)
 
     def credentials(self) -> Credentials:
         creds, until = self.state
@@ -83,13 +84,15 @@ class _Slot:
             return creds
         return self.refresh()
 
-    def refresh(self) -> Credentials:
+    def refresh(self, background: bool = False) -> Credentials:
         if self.provider is None:
             raise ConfigurationError(
                 f"entry {self.name!r}: aws_client_assume_role={self.layer.hub_name!r} is not bound to an outer "
                 "sts layer yet; its credentials can be had inside the decorated handler only"
             )
-        creds, until = self.provider.credentials_for(self.key, self.params, self.max_age, entry=self.name)
+        creds, until = self.provider.credentials_for(
+            self.key, self.params, self.max_age, entry=self.name, background=background
+        )
         if self.max_age == 0:
             # Not shared between invocations (the layer refetches at each one), but reused within one.
             until = creds.expiration.timestamp() - FLOOR_SECONDS
@@ -105,7 +108,6 @@ class _Layer:
 
     __slots__ = (
         "__weakref__",
-        "around",
         "boto_config",
         "cache_key",
         "capture",
@@ -113,9 +115,7 @@ class _Layer:
         "deadline",
         "hub",
         "hub_name",
-        "parent",
         "refresh_margin",
-        "scoped",
         "slots",
         "zero",
     )
@@ -139,30 +139,12 @@ class _Layer:
         self.capture = capture
         self.boto_config = boto_config
         self.zero = max_age == 0
-        self.parent: _Layer | None = None
         self.deadline = -_INF
         self.slots = {name: _Slot(self, name, params, max_age) for name, params in entries.items()}
         self.context_names = (
             tuple((_identifier(name), slot) for name, slot in self.slots.items()) if set_to_context else ()
         )
-        # scoped: one of this layer's names is borne by another entry configuration in the process, so
-        # get_credentials must know which layers surround the invocation. Most processes never need
-        # it, and a ContextVar set/reset per invocation costs about as much as the factory's wrapper.
-        self.scoped = False
-        self.around = set_to_context
         _LAYERS.add(self)
-
-    def run(self, handler: Callable[..., Any], event: Any, context: Any, kwargs: dict[str, Any]) -> Any:
-        """Call the handler with the context attributes and the name scope this layer needs."""
-        for attr, slot in self.context_names:
-            setattr(context, attr, slot.state[0])
-        if not self.scoped:
-            return handler(event, context, **kwargs)
-        token = _current.set(self)
-        try:
-            return handler(event, context, **kwargs)
-        finally:
-            _current.reset(token)
 
     def use(self, provider: STSProvider, identity: Any) -> None:
         for slot in self.slots.values():
@@ -177,7 +159,7 @@ class _Layer:
         if found is None:
             # The session's credentials are refreshable and read the hub entry whenever they near their
             # end: a refreshed hub is used at the next fetch, a failed one is never remembered.
-            session = refreshing_session(hub.credentials, refresh_margin=self.refresh_margin)
+            session = refreshing_session(hub.credentials)
             provider = STSProvider(
                 boto3_session=session, boto_config=self.boto_config, refresh_margin=self.refresh_margin
             )
@@ -187,11 +169,8 @@ class _Layer:
 
     def prepare(self) -> None:
         """Make every entry usable for this invocation; raise one AssumeRoleError naming every failure."""
-        previous = _current.get()
-        if previous is not self:
-            self.parent = previous
         if self.hub_name is not None and self.hub is None:
-            self.bind_hub(_hub(self.parent, self.hub_name))
+            self.bind_hub(_hub(_current.get(), self.hub_name))
         now = _clock.now()
         due = [slot for slot in self.slots.values() if self.zero or not now < slot.state[1]]
         failures: dict[str, AssumeRoleError] = {}
@@ -246,25 +225,45 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL[0]
 
 
-def _find(layer: _Layer | None, name: str) -> _Slot:
-    """Return the slot ``name`` of ``layer`` or the layers around it, innermost first, else the process's one."""
-    depth = 0
-    while layer is not None and depth < 64:  # bounded: a handler that re-enters itself links layers in a loop
-        slot = layer.slots.get(name)
+def _within(chain: Chain | None, name: str) -> _Slot | None:
+    while chain is not None:
+        slot = chain[0].slots.get(name)
         if slot is not None:
             return slot
-        layer, depth = layer.parent, depth + 1
-    return _outside(name)
+        chain = chain[1]
+    return None
 
 
-def _hub(layer: _Layer | None, name: str) -> _Slot:
-    try:
-        return _find(layer, name)
-    except ConfigurationError as exc:
+def _find(chain: Chain | None, name: str) -> _Slot:
+    """Return the slot ``name`` of the layers around the invocation, innermost first."""
+    if chain is None:
+        return _outside(name)
+    slot = _within(chain, name)
+    if slot is None:
+        names = sorted({known for layer in _layers(chain) for known in layer.slots})
+        raise ConfigurationError(
+            f"no sts layer around this invocation has an entry named {name!r}; its entries: {', '.join(names)}"
+        )
+    return slot
+
+
+def _layers(chain: Chain | None) -> list[_Layer]:
+    layers = []
+    while chain is not None:
+        layers.append(chain[0])
+        chain = chain[1]
+    return layers
+
+
+def _hub(chain: Chain | None, name: str) -> _Slot:
+    # Only the layers around this one: a hub of another handler must never sign this layer's calls.
+    slot = _within(chain, name)
+    if slot is None:
         raise ConfigurationError(
             f"aws_client_assume_role={name!r}: no outer sts layer defines an entry named {name!r}; "
             "put the sts layer whose fetch_data has it outside this one"
-        ) from exc
+        )
+    return slot
 
 
 def _config(slot: _Slot) -> Any:
@@ -275,19 +274,13 @@ def _config(slot: _Slot) -> Any:
 def _register(layer: _Layer) -> None:
     with _REGISTRY_LOCK:
         for name, slot in layer.slots.items():
-            group = _NAMED.setdefault(name, weakref.WeakSet())
-            group.add(slot)
+            _NAMED.setdefault(name, weakref.WeakSet()).add(slot)
             _UNIQUE.pop(name, None)
-            bearers = list(group)
-            if len({_config(other) for other in bearers}) > 1:
-                for other in bearers:
-                    other.layer.scoped = other.layer.around = True
 
 
 def _outside(name: str) -> _Slot:
-    # Outside the scope of a layer (a worker thread, a layer that needs no scope) a name resolves when
-    # exactly one entry configuration in the process bears it; anything else would risk handing out
-    # another handler's credentials.
+    # Outside an invocation (a worker thread, say) a name resolves when exactly one entry configuration
+    # in the process bears it; anything else would risk handing out another handler's credentials.
     ref = _UNIQUE.get(name)
     slot = ref() if ref is not None else None
     if slot is not None:
@@ -369,14 +362,19 @@ def get_client(name: str, service_name: str, **client_kwargs: Any) -> Any:
 
 def _middleware(layer: _Layer, traced: bool) -> Callable[..., Any]:
     """Return the Powertools factory middleware of ``layer``: the per-invocation step."""
+    enter, leave, chain = _current.set, _current.reset, _current.get
 
     def sts(handler: Callable[..., Any], event: Any, context: Any, **kwargs: Any) -> Any:
         # The hot path: one clock read against the earliest end of freshness of the layer's entries.
         if not _clock.now() < layer.deadline:
             layer.prepare()
-        if layer.around:
-            return layer.run(handler, event, context, kwargs)
-        return handler(event, context, **kwargs)
+        for attr, slot in layer.context_names:
+            setattr(context, attr, slot.state[0])
+        token = enter((layer, chain()))
+        try:
+            return handler(event, context, **kwargs)
+        finally:
+            leave(token)
 
     # The factory names its "## <name>" subsegment and its log lines after the middleware's __qualname__.
     sts.__qualname__ = "sts"
@@ -433,7 +431,7 @@ def _snap_start() -> bool:
 
 def _prefetch(slot: _Slot) -> None:
     try:
-        run_traced(None, slot.refresh)
+        run_traced(None, lambda: slot.refresh(background=True))
     except Exception as exc:  # an import must never fail because STS is unreachable
         logger.warning("Prefetching entry %r failed; the first invocation fetches it again: %s", slot.name, exc)
 

@@ -92,9 +92,10 @@ class _Entry:
 class _Flight:
     """One AssumeRole in flight for an entry; callers who need its outcome wait on it."""
 
-    __slots__ = ("credentials", "done", "error")
+    __slots__ = ("background", "credentials", "done", "error")
 
-    def __init__(self) -> None:
+    def __init__(self, background: bool = False) -> None:
+        self.background = background
         self.done = threading.Event()
         self.credentials: Credentials | None = None
         self.error: AssumeRoleError | None = None
@@ -169,7 +170,9 @@ class STSProvider(BaseProvider):
         refresh_margin: float = 300,
     ) -> None:
         self.refresh_margin = validate_refresh_margin(refresh_margin)
-        if boto_config is not None and type(boto_config).__name__ != "Config":
+        from botocore.config import Config as BotoConfig  # loaded already: Powertools' provider base imports boto3
+
+        if boto_config is not None and not isinstance(boto_config, BotoConfig):
             raise ConfigurationError(f"boto_config must be a botocore.config.Config, got {type(boto_config).__name__}")
         self._boto3_session = boto3_session
         self._boto3_client = boto3_client
@@ -245,7 +248,8 @@ class STSProvider(BaseProvider):
             raise ConfigurationError("RoleArn is given twice: pass it as role_arn only")
         seconds = validate_max_age(max_age)
         try:
-            memo: Any = (role_arn, *sorted(assume_role_params.items()))
+            # Types are part of the memo: 900.0 == 900 and True == 1 hash alike but validate differently.
+            memo: Any = (role_arn, type(role_arn), *sorted((k, type(v), v) for k, v in assume_role_params.items()))
             known = self._validated.get(memo)
         except TypeError:  # unhashable values (lists of tags, a dict policy): validate every time
             memo, known = None, None
@@ -278,13 +282,15 @@ class STSProvider(BaseProvider):
         max_age: float | None,
         force_fetch: bool = False,
         entry: str | None = None,
+        background: bool = False,
     ) -> tuple[Credentials, float]:
         """Return credentials for already validated parameters, and the time until which they may be reused.
 
         The building block of ``get`` and of the ``sts`` decorator, which validates once when it is
         applied and keys entries by its own ``cache_key``. The second value is an epoch time: a caller
         may hand out the same credentials without asking again until then (``-inf`` with
-        ``max_age=0``).
+        ``max_age=0``). ``background`` marks a fetch nobody waits for (a prefetch): a caller who joins
+        it and sees it fail fetches once more for itself instead of inheriting the failure.
 
         Example
         -------
@@ -297,10 +303,16 @@ class STSProvider(BaseProvider):
                 until = cached.fresh_until(max_age)
                 if _clock.now() < until:
                     return cached.credentials, until
-        return self._refresh(key, params, max_age, force_fetch, entry)
+        return self._refresh(key, params, max_age, force_fetch, entry, background)
 
     def _refresh(
-        self, key: Key, params: dict[str, Any], max_age: float | None, force_fetch: bool, entry: str | None
+        self,
+        key: Key,
+        params: dict[str, Any],
+        max_age: float | None,
+        force_fetch: bool,
+        entry: str | None,
+        background: bool,
     ) -> tuple[Credentials, float]:
         caching = max_age != 0
         with self._guard:
@@ -316,14 +328,15 @@ class STSProvider(BaseProvider):
                 return cached.credentials, (now if flight is not None else min(cached.retry_at, cached.floor_at))
             owner = flight is None
             if flight is None:
-                flight = _Flight()
+                flight = _Flight(background)
                 if caching:
                     self._flights[key] = flight
         if owner:
             self._fly(key, params, max_age, flight, entry)
-        elif not flight.done.wait(self._wait_timeout()):
+        elif not flight.done.wait(self._wait_timeout()) or (flight.error is not None and flight.background):
             # A fetch left in flight (a prefetch when the sandbox froze, say) is not waited on longer
-            # than the client's own read timeout: this caller fetches for itself.
+            # than the client's own read timeout, and a failed prefetch is no caller's failure: this
+            # caller fetches for itself.
             flight = _Flight()
             self._fly(key, params, max_age, flight, entry)
         if flight.credentials is not None:
@@ -407,6 +420,22 @@ class STSProvider(BaseProvider):
         """
         return dict(self._sts_client().assume_role(RoleArn=name, **sdk_options))
 
+    def get_multiple(self, path: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Not supported: roles have no hierarchy to read by path; call ``get`` once per role.
+
+        Raises
+        ------
+        ConfigurationError
+            Always, before any STS call.
+
+        Example
+        -------
+        >>> STSProvider().get_multiple("/roles")  # doctest: +SKIP
+        Traceback (most recent call last):
+        ConfigurationError: STSProvider does not support get_multiple: call get once per role
+        """
+        raise ConfigurationError("STSProvider does not support get_multiple: call get once per role")
+
     def _get_multiple(self, path: str, **sdk_options: Any) -> dict[str, str]:
         raise ConfigurationError("STSProvider does not support get_multiple: call get once per role")
 
@@ -421,6 +450,9 @@ class STSProvider(BaseProvider):
         except AssumeRoleError:
             raise
         except Exception as exc:
+            # botocore puts a body it cannot parse into the exception's message: a truncated AssumeRole
+            # answer would carry the secret into this message, the chained cause and the traceback.
+            redaction.mask_exception(exc)
             code = _error_code(exc)
             detail = f"{code}: {_error_message(exc)}" if code else f"{type(exc).__name__}: {exc}"
             raise AssumeRoleError(

@@ -8,24 +8,26 @@ those two elements, in XML and JSON bodies alike, and leaves every other byte of
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from typing import Any
 
-__all__ = ["MASK", "SecretsFilter", "install"]
+__all__ = ["MASK", "SecretsFilter", "install", "mask_exception"]
 
 #: What a masked value is replaced with.
 MASK = "***"
 
-_XML = re.compile(rb"(<(SecretAccessKey|SessionToken)>)[^<]*(</\2>)")
-_JSON = re.compile(rb'("(?:SecretAccessKey|SessionToken)"\s*:\s*")(?:[^"\\]|\\.)*(")')
+# The closing tag or quote is not required: a truncated body must be masked too.
+_XML = re.compile(rb"(<(?:SecretAccessKey|SessionToken)>)[^<]*")
+_JSON = re.compile(rb'("(?:SecretAccessKey|SessionToken)"\s*:\s*")(?:[^"\\]|\\.)*')
 _MASK = MASK.encode()
 
 
 def _mask(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
-        masked = _XML.sub(rb"\1" + _MASK + rb"\3", bytes(value))
-        return _JSON.sub(rb"\1" + _MASK + rb"\2", masked)
+        masked = _XML.sub(rb"\1" + _MASK, bytes(value))
+        return _JSON.sub(rb"\1" + _MASK, masked)
     if isinstance(value, str) and ("SecretAccessKey" in value or "SessionToken" in value):
         return _mask(value.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
     return value
@@ -64,3 +66,25 @@ def install() -> None:
     target = logging.getLogger("botocore.parsers")
     if not any(isinstance(existing, SecretsFilter) for existing in target.filters):
         target.addFilter(SecretsFilter())
+
+
+def mask_exception(exc: BaseException) -> None:
+    """Mask the secrets in the messages of ``exc`` and of the exceptions chained to it, in place.
+
+    Example
+    -------
+    >>> err = ValueError("invalid XML: <SessionToken>tok")
+    >>> mask_exception(err); str(err)
+    'invalid XML: <SessionToken>***'
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.args = tuple(_mask(arg) for arg in current.args)
+        for name in ("msg", "message"):
+            value = getattr(current, name, None)
+            if isinstance(value, str):
+                with contextlib.suppress(AttributeError):  # a read-only property
+                    setattr(current, name, _mask(value))
+        current = current.__cause__ or current.__context__

@@ -3,8 +3,7 @@
 A boto3 client is bound to credentials when it is created, and creating one costs milliseconds (a
 session and a client about 50 ms, a client on a reused session about 3 ms). So each entry keeps its
 sessions and clients for the life of the process, and their credentials refresh themselves through
-botocore's ``RefreshableCredentials``, which asks the entry for credentials whenever the ones it holds
-come near their end.
+botocore's refreshable credentials, which take over the entry's credentials whenever they change.
 """
 
 from __future__ import annotations
@@ -15,8 +14,10 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from botocore.credentials import DeferredRefreshableCredentials
+
 from . import _clock
-from .provider import FLOOR_SECONDS, new_boto3_session, register_cache
+from .provider import new_boto3_session, register_cache
 
 if TYPE_CHECKING:
     import boto3
@@ -30,14 +31,14 @@ def _now() -> datetime:
     return datetime.fromtimestamp(_clock.now(), timezone.utc)
 
 
-def refreshing_session(
-    source: Callable[[], Credentials], *, region_name: str | None = None, refresh_margin: float = 300
-) -> boto3.session.Session:
-    """Return a boto3 session whose credentials come from ``source`` and refresh themselves.
+def refreshing_session(source: Callable[[], Credentials], *, region_name: str | None = None) -> boto3.session.Session:
+    """Return a boto3 session whose credentials are always the current ones of ``source``.
 
-    ``source`` is called on first use and again once the credentials held have less than
-    ``refresh_margin`` seconds left (botocore's advisory refresh: a failure keeps the old ones) or
-    less than the floor (the mandatory refresh: a failure raises).
+    ``source`` (an entry's ``credentials``, or any function returning :class:`Credentials`) is asked
+    before each request is signed; while it hands out the same credentials nothing else happens, and
+    when it hands out new ones (a refresh, a ``max_age``, a restore that emptied the caches) botocore's
+    refreshable credentials take them over. So a session or client kept for the life of the process
+    signs with what the cache says now, never with what it said when the session was built.
 
     Example
     -------
@@ -45,10 +46,26 @@ def refreshing_session(
     >>> session = refreshing_session(lambda: assume_role("arn:aws:iam::111122223333:role/r"))  # doctest: +SKIP
     >>> session.client("s3").list_buckets()  # doctest: +SKIP
     """
-    from botocore.credentials import DeferredRefreshableCredentials
+    session = new_boto3_session(region_name)
+    # How botocore's own assume-role providers hand credentials to a session.
+    session._session._credentials = _FollowingCredentials(source)  # type: ignore[attr-defined]
+    return session
 
-    def metadata() -> dict[str, Any]:
-        creds = source()
+
+class _FollowingCredentials(DeferredRefreshableCredentials):
+    """botocore refreshable credentials that refresh whenever their source holds other credentials.
+
+    botocore's own rule, refresh within 15 (advisory) or 10 (mandatory) minutes of expiry, knows
+    nothing of the entry's margin, ``max_age`` or a cleared cache; the source does, so it decides.
+    """
+
+    def __init__(self, source: Callable[[], Credentials]) -> None:
+        self._source = source
+        self._held: Credentials | None = None
+        super().__init__(self._metadata, "powertools-sts", time_fetcher=_now)
+
+    def _metadata(self) -> dict[str, Any]:
+        creds = self._held = self._source()
         return {
             "access_key": creds.access_key_id,
             "secret_key": creds.secret_access_key,
@@ -56,16 +73,8 @@ def refreshing_session(
             "expiry_time": creds.expiration.isoformat(),
         }
 
-    credentials = DeferredRefreshableCredentials(metadata, "powertools-sts", time_fetcher=_now)
-    # botocore's windows (15 and 10 minutes) would ask for new credentials long before the provider
-    # has any, and with 15-minute credentials on every call; these instance attributes are the knobs
-    # botocore's own create_from_metadata sets.
-    credentials._advisory_refresh_timeout = int(refresh_margin)  # type: ignore[attr-defined]
-    credentials._mandatory_refresh_timeout = int(FLOOR_SECONDS)  # type: ignore[attr-defined]
-    session = new_boto3_session(region_name)
-    # How botocore's own assume-role providers hand credentials to a session.
-    session._session._credentials = credentials  # type: ignore[attr-defined]
-    return session
+    def refresh_needed(self, refresh_in: int | None = None) -> bool:
+        return self._source() is not self._held
 
 
 _ALL: weakref.WeakSet[Handles] = weakref.WeakSet()
@@ -78,8 +87,6 @@ class Handles:
     ----------
     source:
         Returns the entry's current credentials.
-    refresh_margin:
-        Passed to :func:`refreshing_session`.
 
     Example
     -------
@@ -88,11 +95,10 @@ class Handles:
     True
     """
 
-    __slots__ = ("__weakref__", "_clients", "_lock", "_sessions", "refresh_margin", "source")
+    __slots__ = ("__weakref__", "_clients", "_lock", "_sessions", "source")
 
-    def __init__(self, source: Callable[[], Credentials], refresh_margin: float = 300) -> None:
+    def __init__(self, source: Callable[[], Credentials]) -> None:
         self.source = source
-        self.refresh_margin = refresh_margin
         self._sessions: dict[str | None, boto3.session.Session] = {}
         self._clients: dict[Any, Any] = {}
         # boto3 sessions are not thread-safe; clients are. Building is serialised, reading is not.
@@ -106,9 +112,7 @@ class Handles:
             with self._lock:
                 session = self._sessions.get(region_name)
                 if session is None:
-                    session = refreshing_session(
-                        self.source, region_name=region_name, refresh_margin=self.refresh_margin
-                    )
+                    session = refreshing_session(self.source, region_name=region_name)
                     self._sessions[region_name] = session
         return session
 

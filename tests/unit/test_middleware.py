@@ -97,8 +97,11 @@ def drain_prefetches(timeout: float = 10.0) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _no_prefetch_left_running() -> Iterator[None]:
-    """A prefetch still running after a test would reach moto during the next one."""
+def _no_prefetch_left_running(moto_sts: Any) -> Iterator[None]:
+    """A prefetch still running after a test (of this module or another) would reach moto during the next one."""
+    drain_prefetches()
+    moto_sts.reset()
+    powertools_sts.clear_caches()
     yield
     drain_prefetches()
 

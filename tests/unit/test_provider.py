@@ -343,7 +343,7 @@ def test_refresh_window_bounds_with_the_default_margin(moto_sts, sts_clock):
     sts_clock.time = expires - 299
     second = provider.get(ROLE)
     assert second is not first
-    assert moto_sts.assume_role_calls == 1 + 1
+    assert moto_sts.assume_role_calls == 2
     assert left(second, sts_clock) > 3000
     assert provider.get(ROLE) is second
     assert moto_sts.assume_role_calls == 2

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from .proxy import FaultProxy
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
-settings.register_profile("ci", max_examples=50, stateful_step_count=30, deadline=None, suppress_health_check=_QUIET)
+settings.register_profile("ci", max_examples=80, stateful_step_count=50, deadline=None, suppress_health_check=_QUIET)
 settings.register_profile(
     "soak", max_examples=1000, stateful_step_count=60, deadline=None, suppress_health_check=_QUIET
 )

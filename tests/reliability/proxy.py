@@ -183,8 +183,7 @@ class FaultProxy:
             old, self.mode, self.params = self.mode, mode, dict(params)
             release, self._release = self._release, threading.Event()
             if mode == "refuse" and self._listener is not None:
-                self._listener.close()
-                self._listener = None
+                self._stop_listening()
             elif mode != "refuse" and self._listener is None:
                 self._listener = self._listen(self.port)
         if old != mode:
@@ -194,8 +193,7 @@ class FaultProxy:
         with self._lock:
             self._closed = True
             if self._listener is not None:
-                self._listener.close()
-                self._listener = None
+                self._stop_listening()
             self._release.set()
             conns = list(self._conns)
         for conn in conns:
@@ -206,6 +204,15 @@ class FaultProxy:
             thread.join(timeout=5)
 
     # -- serving --------------------------------------------------------------------------------
+
+    def _stop_listening(self) -> None:
+        # shutdown() first: it stops the listening at once, even while the accept thread is inside
+        # select() on the socket (a bare close() would leave it listening until select() returns).
+        assert self._listener is not None
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self._listener = None
 
     @staticmethod
     def _listen(port: int) -> socket.socket:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -68,10 +69,16 @@ def example_env(moto_sts: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     from aws_xray_sdk import global_sdk_config
 
     enabled = global_sdk_config.sdk_enabled()
+    # copy_config_to_registered_loggers (examples/logger_tracer.py) rewires the package's logger.
+    package_logger = logging.getLogger("powertools_sts")
+    wiring = (package_logger.level, package_logger.propagate, list(package_logger.handlers))
     yield
     # A disabled Tracer switches the X-Ray SDK off for the whole process: give the next tests theirs back.
     global_sdk_config.set_sdk_enabled(enabled)
     Tracer._reset_config()
+    package_logger.setLevel(wiring[0])
+    package_logger.propagate = wiring[1]
+    package_logger.handlers = wiring[2]
 
 
 # --8<-- [start:testing]

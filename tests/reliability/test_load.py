@@ -1,0 +1,135 @@
+"""Load: 32 threads invoke an ``sts``-decorated handler concurrently, across refreshes driven by a fake clock.
+
+Each invocation reads every entry through ``get_credentials`` and ``get_client`` (and the client's own
+refreshing credentials). One driver thread moves the fake clock, epoch after epoch, once every worker
+has made its share of invocations in the epoch: alternately to 100 s before the 3600 s entries expire
+(their refresh window, where one caller refreshes and the others keep the old credentials; the 900 s
+entry is past its expiry there, so every caller waits for its one fetch) and 2 hours on (everything
+expired). STS answers through the fault proxy, which records every (key, secret, token) that moto
+issued and rewrites Expiration onto the fake clock.
+
+Checked: no exception; every Credentials and every client's credentials form a triple that moto issued
+(never a key of one with the secret or token of another); none had less than the floor left when the
+call began; exactly one AssumeRole per entry per epoch.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from typing import Any
+
+from powertools_sts import Credentials, get_client, get_credentials, sts
+from powertools_sts.provider import FLOOR_SECONDS
+
+from ..conftest import OTHER_ROLE, ROLE
+from .helpers import fast_config, lambda_context
+from .proxy import FaultProxy
+
+THREADS = 32
+EPOCHS = 12
+PER_EPOCH = 120  # invocations every worker makes, at least, in every epoch
+THIRD_ROLE = "arn:aws:iam::777788889999:role/team/deploy"
+ENTRIES = {
+    "reports": {"RoleArn": ROLE, "DurationSeconds": 3600},
+    "audit": {"RoleArn": OTHER_ROLE, "DurationSeconds": 3600},
+    "deploy": {"RoleArn": THIRD_ROLE, "DurationSeconds": 900},
+}
+JUMPS = (3500, 7200)  # into the 3600 s entries' refresh window (100 s left); then past every expiry
+BOUND = 120.0  # seconds: only a bound on waits, never an assertion about time
+
+
+def _frozen(client: Any) -> tuple[str, str, str]:
+    frozen = client._request_signer._credentials.get_frozen_credentials()
+    return frozen.access_key, frozen.secret_key, frozen.token
+
+
+def test_32_threads_across_refreshes(proxy: FaultProxy, moto_sts, clock) -> None:
+    clock.time = float(int(clock.time))
+    proxy.clock = clock
+
+    @sts(fetch_data=ENTRIES, boto_config=fast_config(read_timeout=20, connect_timeout=5), disable_prefetch=True)
+    def handler(event: dict[str, Any], context: Any) -> list[tuple[Credentials, tuple[str, str, str]]]:
+        out = []
+        for name in ENTRIES:
+            creds = get_credentials(name)
+            out.append((creds, _frozen(get_client(name, "s3"))))
+        return out
+
+    progress = [0] * THREADS
+    calls = [0] * THREADS
+    errors: list[BaseException] = []
+    bad: list[str] = []
+    stop = threading.Event()
+    start = threading.Barrier(THREADS + 1)
+
+    def check(creds: Credentials, frozen: tuple[str, str, str], began: float) -> None:
+        issued = proxy.issued.get(creds.access_key_id)
+        if issued != (creds.secret_access_key, creds.session_token):
+            bad.append(f"torn Credentials {creds!r}")
+        if proxy.issued.get(frozen[0]) != frozen[1:]:
+            bad.append(f"torn client credentials for {frozen[0]}")
+        if creds.expiration.timestamp() - began < FLOOR_SECONDS:
+            bad.append(f"{creds!r} had less than the floor left at {began}")
+
+    epoch_changed = threading.Condition()
+    current = [0]
+
+    def worker(index: int) -> None:
+        context = lambda_context()
+        start.wait(timeout=BOUND)
+        try:
+            while not stop.is_set():
+                epoch, done = current[0], 0
+                # At least PER_EPOCH invocations in each epoch, and on while the driver has not moved the
+                # clock (so that jumps land in the middle of invocations), up to twice as many.
+                while not stop.is_set() and (done < PER_EPOCH or (current[0] == epoch and done < 2 * PER_EPOCH)):
+                    began = clock.time
+                    for creds, frozen in handler({"n": index}, context):
+                        check(creds, frozen, began)
+                    done += 1
+                    progress[index] += 1
+                    calls[index] += 1 + 2 * len(ENTRIES)  # the invocation, get_credentials and get_client each
+                with epoch_changed:
+                    epoch_changed.wait_for(lambda: current[0] != epoch or stop.is_set(), timeout=BOUND)
+        except BaseException as exc:
+            errors.append(exc)
+            stop.set()
+
+    def everyone_past(marks: list[int]) -> None:
+        deadline = time.monotonic() + BOUND
+        while any(done < mark for done, mark in zip(progress, marks)) and not stop.is_set():
+            assert time.monotonic() < deadline, "workers made no progress within the bound"
+            time.sleep(0.002)
+
+    threads = [threading.Thread(target=worker, args=(i,), name=f"load-{i}") for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    start.wait(timeout=BOUND)
+    marks = [PER_EPOCH] * THREADS
+    for epoch in range(EPOCHS):
+        everyone_past(marks)
+        marks = [done + PER_EPOCH for done in progress]
+        clock.advance(JUMPS[epoch % 2])
+        with epoch_changed:
+            current[0] = epoch + 1
+            epoch_changed.notify_all()
+    everyone_past(marks)
+    stop.set()
+    with epoch_changed:
+        epoch_changed.notify_all()
+    for thread in threads:
+        thread.join(timeout=BOUND)
+
+    assert errors == []
+    assert bad == []
+    assert min(calls) >= (EPOCHS + 1) * PER_EPOCH * 7
+    per_role = Counter(urllib.parse.parse_qs(body.decode())["RoleArn"][0] for body in moto_sts.calls)
+    assert per_role == {spec["RoleArn"]: EPOCHS + 1 for spec in ENTRIES.values()}
+    assert dict(proxy.counts) == {"pass": len(ENTRIES) * (EPOCHS + 1)}
+    print(
+        f"\nload: {THREADS} threads, {sum(progress)} invocations, {sum(calls)} calls "
+        f"(min {min(calls)} per thread), {EPOCHS} clock jumps, {sum(per_role.values())} AssumeRole calls"
+    )

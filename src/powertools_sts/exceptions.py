@@ -19,7 +19,7 @@ class ConfigurationError(ValueError):
     ...     STSProvider(refresh_margin=-1)
     ... except ConfigurationError as exc:
     ...     print(exc)
-    refresh_margin must be a number of seconds >= 0, got -1
+    refresh_margin must be a number of seconds >= 0, at most 43200, got -1
     """
 
 

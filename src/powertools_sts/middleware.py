@@ -58,7 +58,7 @@ _REGISTRY_LOCK = threading.Lock()
 _SHARED: dict[tuple[Any, ...], tuple[STSProvider, tuple[Any, ...]]] = {}
 _POOL: list[ThreadPoolExecutor] = []
 _POOL_LOCK = threading.Lock()
-_PENDING = "__powertools_sts_pending__"
+_CHAINED = "__powertools_sts_chained__"
 
 
 class _Slot:
@@ -113,10 +113,12 @@ class _Layer:
         "capture",
         "context_names",
         "deadline",
+        "dynamic",
         "hub",
         "hub_name",
         "refresh_margin",
         "slots",
+        "static_hub",
         "zero",
     )
 
@@ -136,6 +138,10 @@ class _Layer:
         self.refresh_margin = refresh_margin
         self.hub_name = hub_name
         self.hub: _Slot | None = None
+        # static_hub: the hub entry of the outer layer this one was stacked in when both were applied.
+        # dynamic: bound at an invocation instead, so each invocation checks it runs inside the same hub.
+        self.static_hub: _Slot | None = None
+        self.dynamic = False
         self.capture = capture
         self.boto_config = boto_config
         self.zero = max_age == 0
@@ -154,7 +160,9 @@ class _Layer:
     def bind_hub(self, hub: _Slot) -> None:
         """Sign this layer's AssumeRole with the current credentials of ``hub`` (role chaining)."""
         assert hub.provider is not None  # noqa: S101  # an outer layer's slots are bound when it is applied
-        shared = ("chain", id(hub.provider), hub.key, id(self.boto_config), self.refresh_margin)
+        # Per hub slot, not per hub key: two slots of one key may differ in max_age, and the chained
+        # client must sign with what this hub slot hands out.
+        shared = ("chain", id(hub), id(self.boto_config), self.refresh_margin)
         found = _SHARED.get(shared)
         if found is None:
             # The session's credentials are refreshable and read the hub entry whenever they near their
@@ -163,14 +171,14 @@ class _Layer:
             provider = STSProvider(
                 boto3_session=session, boto_config=self.boto_config, refresh_margin=self.refresh_margin
             )
-            found = _SHARED[shared] = (provider, (hub.provider, self.boto_config))
+            found = _SHARED[shared] = (provider, (hub, self.boto_config))
         self.use(found[0], ("chain", hub.key))
         self.hub = hub
 
     def prepare(self) -> None:
         """Make every entry usable for this invocation; raise one AssumeRoleError naming every failure."""
-        if self.hub_name is not None and self.hub is None:
-            self.bind_hub(_hub(_current.get(), self.hub_name))
+        if self.hub_name is not None and (self.hub is None or self.dynamic):
+            self._check_hub()
         now = _clock.now()
         due = [slot for slot in self.slots.values() if self.zero or not now < slot.state[1]]
         failures: dict[str, AssumeRoleError] = {}
@@ -199,17 +207,29 @@ class _Layer:
                 entry=first.entry,
                 failures=failures,
             ) from first
-        self.deadline = -_INF if self.zero else min(slot.state[1] for slot in self.slots.values())
+        self.deadline = -_INF if self.zero or self.dynamic else min(slot.state[1] for slot in self.slots.values())
+
+    def _check_hub(self) -> None:
+        hub = self.static_hub or _hub(_current.get(), self.hub_name or "")
+        if self.hub is None:
+            self.bind_hub(hub)
+            self.dynamic = self.static_hub is None
+        elif hub is not self.hub:
+            raise ConfigurationError(_two_hubs(self.hub_name))
 
     def reset(self) -> None:
         self.deadline = -_INF
-        if self.hub_name is not None and self.hub is not None:
-            # The chained STS client signs with the hub credentials it holds: drop it with them.
-            self.hub = None
-            for slot in self.slots.values():
-                slot.provider = None
         for slot in self.slots.values():
             slot.reset()
+
+
+def _two_hubs(name: str | None) -> str:
+    # One chained layer holds one set of credentials per entry: shared by two hubs, it would hand one
+    # handler the credentials assumed for the other.
+    return (
+        f"aws_client_assume_role={name!r}: this chained sts layer runs inside two different outer entries "
+        f"named {name!r}; apply a chained sts layer to one handler only (decorate each handler separately)"
+    )
 
 
 def _identifier(name: str) -> str:
@@ -523,6 +543,11 @@ def sts(
         raise ConfigurationError(f"boto3_session must be a boto3 Session, got {type(boto3_session).__name__}")
     if boto3_client is not None and not callable(getattr(boto3_client, "assume_role", None)):
         raise ConfigurationError(f"boto3_client must be a boto3 STS client, got {type(boto3_client).__name__}")
+    if aws_client_assume_role is not None and (boto3_session is not None or boto3_client is not None):
+        raise ConfigurationError(
+            "boto3_session and boto3_client cannot be combined with aws_client_assume_role: a chained layer's "
+            "STS client is signed with the hub entry's credentials (boto_config still applies)"
+        )
     if capture:
         capture_botocore()
 
@@ -550,26 +575,28 @@ def sts(
 
     def apply(handler: Callable[..., Any]) -> Callable[..., Any]:
         wrapped: Callable[..., Any] = middleware(handler)
-        # Chained layers inside this one whose signing entry this layer defines are bound now, at
+        # Chained layers inside this one whose signing entry this layer defines are bound to it now, at
         # import; the others wait for an outer layer, or the first invocation.
-        pending = [inner for inner in getattr(handler, _PENDING, ()) if inner.hub is None]
-        for inner in pending:
+        outer = []
+        for inner in getattr(handler, _CHAINED, ()):
             hub = layer.slots.get(inner.hub_name or "")
-            # A hub that is itself chained and not bound yet is bound at the first invocation.
-            if hub is not None and hub.provider is not None:
-                inner.bind_hub(hub)
-        pending = [inner for inner in pending if inner.hub is None]
+            if hub is None:
+                outer.append(inner)
+            elif inner.static_hub is None and inner.hub is None:
+                inner.static_hub = hub
+                if hub.provider is not None:  # a hub that is itself chained binds at the first invocation
+                    inner.bind_hub(hub)
+            elif (inner.static_hub or inner.hub) is not hub:
+                raise ConfigurationError(_two_hubs(inner.hub_name))
         if aws_client_assume_role is not None:
-            pending.append(layer)
-        setattr(wrapped, _PENDING, pending)
+            outer.append(layer)
+        setattr(wrapped, _CHAINED, outer)
         return wrapped
 
     return apply
 
 
 def _reset_all() -> None:
-    for shared in [key for key in list(_SHARED) if key[0] == "chain"]:
-        del _SHARED[shared]
     for layer in list(_LAYERS):
         layer.reset()
 

@@ -119,6 +119,7 @@ def default_role_session_name() -> str:
     >>> os.environ["AWS_LAMBDA_FUNCTION_NAME"] = "orders"
     >>> default_role_session_name().startswith("orders-")
     True
+    >>> del os.environ["AWS_LAMBDA_FUNCTION_NAME"]
     """
     if not _SESSION_SUFFIX:
         _SESSION_SUFFIX.append(secrets.token_hex(4))

@@ -276,5 +276,7 @@ def validate_refresh_margin(refresh_margin: Any) -> float:
     """
     seconds = _seconds(refresh_margin, "refresh_margin")
     if not 0 <= seconds <= 43200:
-        raise ConfigurationError(f"refresh_margin must be a number of seconds >= 0, got {refresh_margin}")
+        raise ConfigurationError(
+            f"refresh_margin must be a number of seconds >= 0, at most 43200, got {refresh_margin}"
+        )
     return seconds

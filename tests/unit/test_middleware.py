@@ -407,28 +407,33 @@ def test_a_hub_in_a_layer_further_out_signs(moto_sts, sts_requests):
     assert spoke_signers(sts_requests) == [hub.access_key_id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a chained _Layer holds one hub for good: sts().apply binds it to the 'hub' slot of the first "
-        "outer layer applied around it (bind_hub sets inner.hub; later outer layers skip bound layers) and "
-        "_Layer.prepare resolves the hub only while self.hub is None; so a decorated function wrapped by two "
-        "outer layers with different 'hub' entries signs both handlers' chained AssumeRole with the first "
-        "hub, and the second handler is handed the first handler's chained credentials (its slot state)"
-    ),
-)
-def test_a_chained_layer_wrapped_by_two_outer_layers_uses_the_hub_around_each_invocation(moto_sts, sts_requests):
+def test_a_chained_layer_wrapped_by_two_outer_layers_is_refused_at_apply(moto_sts):
+    # One chained layer holds one set of credentials per entry: shared by two hubs it would hand one
+    # handler the credentials assumed for the other, so the second wrapping is refused.
     other_hub = "arn:aws:iam::777788889999:role/hub"
     inner = sts(fetch_data={"spoke": SPOKE}, aws_client_assume_role="hub")(returns_credentials("hub", "spoke"))
-    first = sts(fetch_data={"hub": HUB}, disable_prefetch=True)(inner)
-    second = sts(fetch_data={"hub": other_hub}, disable_prefetch=True)(inner)
+    sts(fetch_data={"hub": HUB}, disable_prefetch=True)(inner)
+    with pytest.raises(ConfigurationError, match="two different outer entries named 'hub'"):
+        sts(fetch_data={"hub": other_hub}, disable_prefetch=True)(inner)
+    assert moto_sts.assume_role_calls == 0
 
+
+def test_a_chained_function_called_from_two_handlers_never_mixes_their_hubs(moto_sts, sts_requests):
+    # Not stacked but called: the chained layer binds to the hub around its first invocation and
+    # refuses to run inside another one, rather than hand out credentials assumed through the first.
+    other_hub = "arn:aws:iam::777788889999:role/hub"
+    inner = sts(fetch_data={"spoke": SPOKE}, aws_client_assume_role="hub")(returns_credentials("hub", "spoke"))
+
+    def calls_inner(event, context):
+        return inner(event, context)
+
+    first = sts(fetch_data={"hub": HUB}, disable_prefetch=True)(calls_inner)
+    second = sts(fetch_data={"hub": other_hub}, disable_prefetch=True)(calls_inner)
     hub1, spoke1 = invoke(first)
-    hub2, spoke2 = invoke(second)
-
-    assert hub1.access_key_id != hub2.access_key_id
-    assert spoke1 != spoke2
-    assert spoke_signers(sts_requests) == [hub1.access_key_id, hub2.access_key_id]
+    assert spoke_signers(sts_requests) == [hub1.access_key_id]
+    with pytest.raises(ConfigurationError, match="two different outer entries named 'hub'"):
+        invoke(second)
+    assert invoke(first)[1] == spoke1
 
 
 def test_a_layer_chained_to_its_own_entry_is_refused_at_apply(moto_sts):
@@ -1150,3 +1155,13 @@ def test_logs_never_hold_a_secret(moto_sts, clock, caplog):
         text = formatter.format(record) + repr(record.args)
         for secret in secrets:
             assert secret not in text, record.getMessage()
+
+
+@pytest.mark.parametrize("option", ["boto3_session", "boto3_client"])
+def test_a_chained_layer_refuses_its_own_session_or_client(moto_sts, option):
+    import boto3
+
+    value = boto3.session.Session() if option == "boto3_session" else boto3.client("sts")
+    with pytest.raises(ConfigurationError, match="aws_client_assume_role"):
+        sts(fetch_data={"spoke": SPOKE}, aws_client_assume_role="hub", **{option: value})
+    assert moto_sts.assume_role_calls == 0

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-SOURCES := src tests examples benchmarks
+SOURCES := src tests examples benchmarks docs/_ext
 
 .PHONY: install demo test lint typecheck unit docs docs-check cfn-lint bench bench-quick soak clean
 

@@ -1,0 +1,353 @@
+"""Bad input: every invalid configuration is refused before any STS call, naming the entry and the field.
+
+The table runs each case where a user would meet it: when ``sts(...)`` is applied (prefetch on, so a
+case that slipped through would call STS at once), when the provider is built or called, or, for a
+chained layer whose signing entry exists nowhere, at the first invocation. After each case moto must
+have received no AssumeRole at all. Then two fuzzers of the validation entry point: hypothesis (nested
+random values into ``validate_assume_role_params`` and ``sts(fetch_data=...)``), and atheris, when it is
+installed, in a subprocess for a bounded number of runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.config import Config
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from powertools_sts import AssumeRoleError, ConfigurationError, STSProvider, assume_role, get_credentials, sts
+from powertools_sts.validation import ASSUME_ROLE_PARAMETERS, cache_key_of, validate_assume_role_params
+
+from ..conftest import ROLE
+from .helpers import lambda_context
+
+ENTRY = "orders"
+GOOD = {"RoleArn": ROLE, "RoleSessionName": "orders-fn", "DurationSeconds": 3600}
+
+
+@dataclass(frozen=True)
+class Bad:
+    """One invalid configuration: where it is given, what, and what the message must name."""
+
+    where: str  # entry | sts | provider | get | assume_role | invoke
+    value: Any
+    names: tuple[str, ...]
+    error: type[Exception] = ConfigurationError
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def entry(field_name: str, value: Any, *names: str) -> Bad:
+    """An entry of fetch_data whose ``field_name`` is ``value`` (the rest valid)."""
+    return Bad("entry", {**GOOD, field_name: value}, (ENTRY, field_name, *names))
+
+
+def tags(*items: Any) -> dict[str, Any]:
+    return {**GOOD, "Tags": list(items)}
+
+
+CASES: dict[str, Bad] = {
+    # RoleArn
+    "RoleArn-int": entry("RoleArn", 123456789012),
+    "RoleArn-None": entry("RoleArn", None),
+    "RoleArn-empty": entry("RoleArn", ""),
+    "RoleArn-short-account": entry("RoleArn", "arn:aws:iam::12345:role/reports"),
+    "RoleArn-user-not-role": entry("RoleArn", "arn:aws:iam::111122223333:user/reports"),
+    "RoleArn-other-service": entry("RoleArn", "arn:aws:s3:::reports-bucket"),
+    "RoleArn-name-too-long": entry("RoleArn", "arn:aws:iam::111122223333:role/" + "r" * 65),
+    "RoleArn-missing": Bad("entry", {"RoleSessionName": "orders-fn"}, (ENTRY, "RoleArn")),
+    # RoleSessionName, SourceIdentity
+    "RoleSessionName-one-char": entry("RoleSessionName", "a"),
+    "RoleSessionName-65-chars": entry("RoleSessionName", "s" * 65),
+    "RoleSessionName-space": entry("RoleSessionName", "has space"),
+    "RoleSessionName-int": entry("RoleSessionName", 42),
+    "SourceIdentity-one-char": entry("SourceIdentity", "a"),
+    "SourceIdentity-slash": entry("SourceIdentity", "bad/char"),
+    # DurationSeconds
+    "DurationSeconds-899": entry("DurationSeconds", 899),
+    "DurationSeconds-43201": entry("DurationSeconds", 43201),
+    "DurationSeconds-negative": entry("DurationSeconds", -1),
+    "DurationSeconds-str": entry("DurationSeconds", "3600"),
+    "DurationSeconds-float": entry("DurationSeconds", 3600.0),
+    "DurationSeconds-bool": entry("DurationSeconds", True),
+    "DurationSeconds-huge": entry("DurationSeconds", 10**400),
+    # ExternalId
+    "ExternalId-one-char": entry("ExternalId", "x"),
+    "ExternalId-1225-chars": entry("ExternalId", "x" * 1225),
+    "ExternalId-space": entry("ExternalId", "bad id"),
+    "ExternalId-int": entry("ExternalId", 1234),
+    # Policy
+    "Policy-not-json": entry("Policy", "{not json"),
+    "Policy-int": entry("Policy", 42),
+    "Policy-unserialisable": entry("Policy", {"Statement": [object()]}),
+    "Policy-too-long": entry("Policy", json.dumps({"Sid": "x" * 2100})),
+    # PolicyArns
+    "PolicyArns-string": entry("PolicyArns", "arn:aws:iam::aws:policy/ReadOnlyAccess"),
+    "PolicyArns-bad-arn": entry("PolicyArns", [{"arn": "not-an-arn"}]),
+    "PolicyArns-wrong-key": entry("PolicyArns", [{"Arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}]),
+    "PolicyArns-eleven": entry("PolicyArns", [{"arn": f"arn:aws:iam::aws:policy/P{i}"} for i in range(11)]),
+    # Tags, TransitiveTagKeys
+    "Tags-missing-Value": Bad("entry", tags({"Key": "team"}), (ENTRY, "Tags", "Value")),
+    "Tags-empty-Key": Bad("entry", tags({"Key": "", "Value": "v"}), (ENTRY, "Tags Key")),
+    "Tags-Key-129": Bad("entry", tags({"Key": "k" * 129, "Value": "v"}), (ENTRY, "Tags Key")),
+    "Tags-Value-257": Bad("entry", tags({"Key": "k", "Value": "v" * 257}), (ENTRY, "Tags Value")),
+    "Tags-51": Bad("entry", tags(*({"Key": f"k{i}", "Value": "v"} for i in range(51))), (ENTRY, "Tags")),
+    "Tags-duplicate-key": Bad(
+        "entry", tags({"Key": "Team", "Value": "a"}, {"Key": "team", "Value": "b"}), (ENTRY, "Tags", "team")
+    ),
+    "Tags-a-mapping": entry("Tags", {"Key": "team", "Value": "a"}),
+    "TransitiveTagKeys-not-tagged": entry("TransitiveTagKeys", ["team"]),
+    "TransitiveTagKeys-string": entry("TransitiveTagKeys", "team"),
+    # ProvidedContexts
+    "ProvidedContexts-short-arn": entry("ProvidedContexts", [{"ProviderArn": "short", "ContextAssertion": "abcd"}]),
+    "ProvidedContexts-missing-assertion": entry(
+        "ProvidedContexts", [{"ProviderArn": "arn:aws:iam::aws:contextProvider/IdentityCenter"}]
+    ),
+    # parameter names
+    "typo-RoleARN": Bad("entry", {**GOOD, "RoleARN": ROLE}, (ENTRY, "RoleARN", "RoleSessionName")),
+    "unknown-Region": Bad("entry", {**GOOD, "Region": "eu-west-1"}, (ENTRY, "Region")),
+    "SerialNumber": Bad("entry", {**GOOD, "SerialNumber": "arn:aws:iam::111122223333:mfa/u"}, (ENTRY, "SerialNumber")),
+    "TokenCode": Bad("entry", {**GOOD, "TokenCode": "123456"}, (ENTRY, "TokenCode", "MFA")),
+    # entries and fetch_data
+    "entry-int": Bad("entry", 42, (ENTRY, "mapping")),
+    "entry-list": Bad("entry", [ROLE], (ENTRY, "mapping")),
+    "entry-None": Bad("entry", None, (ENTRY, "mapping")),
+    "fetch_data-empty": Bad("sts", None, ("fetch_data",), options={"fetch_data": {}}),
+    "fetch_data-string": Bad("sts", None, ("fetch_data",), options={"fetch_data": ROLE}),
+    "fetch_data-list": Bad("sts", None, ("fetch_data",), options={"fetch_data": [ROLE]}),
+    "entry-name-empty": Bad("sts", None, ("fetch_data", "entry names"), options={"fetch_data": {"": ROLE}}),
+    "entry-name-int": Bad("sts", None, ("fetch_data", "entry names"), options={"fetch_data": {7: ROLE}}),
+    # chaining
+    "chaining-to-itself": Bad(
+        "sts",
+        None,
+        (ENTRY, "aws_client_assume_role"),
+        options={"fetch_data": {ENTRY: ROLE}, "aws_client_assume_role": ENTRY},
+    ),
+    "chained-DurationSeconds-7200": Bad(
+        "sts",
+        None,
+        (ENTRY, "DurationSeconds", "3600"),
+        options={"fetch_data": {ENTRY: {**GOOD, "DurationSeconds": 7200}}, "aws_client_assume_role": "hub"},
+    ),
+    "chaining-empty-name": Bad("sts", None, ("aws_client_assume_role",), options={"aws_client_assume_role": ""}),
+    "chaining-not-a-name": Bad("sts", None, ("aws_client_assume_role",), options={"aws_client_assume_role": 3}),
+    "chaining-to-no-outer-entry": Bad("invoke", None, ("aws_client_assume_role", "no-such-hub")),
+    # layer options
+    "max_age-negative": Bad("sts", None, ("max_age",), options={"max_age": -5}),
+    "max_age-str": Bad("sts", None, ("max_age",), options={"max_age": "60"}),
+    "max_age-nan": Bad("sts", None, ("max_age",), options={"max_age": math.nan}),
+    "max_age-inf": Bad("sts", None, ("max_age",), options={"max_age": math.inf}),
+    "max_age-bool": Bad("sts", None, ("max_age",), options={"max_age": True}),
+    "refresh_margin-negative": Bad("sts", None, ("refresh_margin",), options={"refresh_margin": -1}),
+    "refresh_margin-str": Bad("sts", None, ("refresh_margin",), options={"refresh_margin": "300"}),
+    "refresh_margin-None": Bad("sts", None, ("refresh_margin",), options={"refresh_margin": None}),
+    "refresh_margin-over-43200": Bad("sts", None, ("refresh_margin",), options={"refresh_margin": 50_000}),
+    "cache_key-empty": Bad("sts", None, ("cache_key",), options={"cache_key": ""}),
+    "cache_key-int": Bad("sts", None, ("cache_key",), options={"cache_key": 1}),
+    "disable_prefetch-str": Bad("sts", None, ("disable_prefetch",), options={"disable_prefetch": "yes"}),
+    "set_to_context-int": Bad("sts", None, ("set_to_context",), options={"set_to_context": 1}),
+    "aws_client_capture-str": Bad("sts", None, ("aws_client_capture",), options={"aws_client_capture": "true"}),
+    "trace_execution-str": Bad("sts", None, ("trace_execution",), options={"trace_execution": "yes"}),
+    "boto_config-dict": Bad("sts", None, ("boto_config",), options={"boto_config": {"retries": {"max_attempts": 1}}}),
+    "boto3_client-object": Bad("sts", None, ("boto3_client",), options={"boto3_client": object()}),
+    "boto3_session-str": Bad("sts", None, ("boto3_session",), options={"boto3_session": "default"}),
+    # unknown keywords: a TypeError, from Python itself
+    "sts-fetchData": Bad("sts", None, ("fetchData",), TypeError, {"fetchData": {ENTRY: ROLE}}),
+    "sts-cacheExpiry": Bad("sts", None, ("cacheExpiry",), TypeError, {"cacheExpiry": 1000}),
+    "provider-refreshMargin": Bad("provider", None, ("refreshMargin",), TypeError, {"refreshMargin": 300}),
+    # the provider and assume_role
+    "provider-refresh_margin-negative": Bad("provider", None, ("refresh_margin",), options={"refresh_margin": -1}),
+    "provider-refresh_margin-str": Bad("provider", None, ("refresh_margin",), options={"refresh_margin": "300"}),
+    "provider-boto_config-str": Bad("provider", None, ("boto_config",), options={"boto_config": "fast"}),
+    "get-transform": Bad("get", None, ("transform",), options={"transform": "json"}),
+    "get-RoleArn-twice": Bad("get", None, ("RoleArn",), options={"RoleArn": ROLE}),
+    "get-max_age-negative": Bad("get", None, ("max_age",), options={"max_age": -2}),
+    "get-max_age-str": Bad("get", None, ("max_age",), options={"max_age": "300"}),
+    "get-typo-RoleARN": Bad("get", None, ("RoleARN",), options={"RoleARN": ROLE}),
+    "get-DurationSeconds-100": Bad("get", None, ("DurationSeconds",), options={"DurationSeconds": 100}),
+    "get-Tags-not-list": Bad("get", None, ("Tags",), options={"Tags": "team=a"}),
+    "get-role-int": Bad("get", None, ("RoleArn",), options={"role_arn": 42}),
+    "assume_role-DurationSeconds-str": Bad(
+        "assume_role", None, ("DurationSeconds",), options={"DurationSeconds": "1h"}
+    ),
+    "assume_role-TokenCode": Bad("assume_role", None, ("TokenCode",), options={"TokenCode": "123456"}),
+}
+
+OVERFLOW = (
+    "BUG: validation.py _seconds calls math.isfinite() on an int, which raises OverflowError for an int "
+    "beyond float range, so max_age/refresh_margin=10**400 escape as OverflowError instead of ConfigurationError"
+)
+KNOWN_BUGS = {
+    "max_age-huge-int": (Bad("sts", None, ("max_age",), options={"max_age": 10**400}), OVERFLOW),
+    "refresh_margin-huge-int": (Bad("sts", None, ("refresh_margin",), options={"refresh_margin": 10**400}), OVERFLOW),
+    "provider-max_age-huge-int": (Bad("get", None, ("max_age",), options={"max_age": 10**400}), OVERFLOW),
+}
+
+
+def apply(case: Bad) -> None:
+    """Give ``case`` to the library where a user would."""
+    if case.where == "entry":
+        sts(fetch_data={ENTRY: case.value})
+    elif case.where == "sts":
+        sts(**{"fetch_data": {ENTRY: ROLE}, **case.options})
+    elif case.where == "provider":
+        STSProvider(**case.options)
+    elif case.where == "get":
+        options = dict(case.options)
+        STSProvider().get(options.pop("role_arn", ROLE), **options)
+    elif case.where == "assume_role":
+        assume_role(ROLE, **case.options)
+    else:  # invoke: a chained layer whose signing entry no outer layer defines
+        handler = sts(fetch_data={ENTRY: ROLE}, aws_client_assume_role="no-such-hub")(lambda event, context: None)
+        handler({}, lambda_context())
+
+
+def _check(case: Bad, moto_sts: Any) -> None:
+    with pytest.raises(case.error) as caught:
+        apply(case)
+    assert type(caught.value) is case.error or case.error is ConfigurationError
+    message = str(caught.value)
+    for name in case.names:
+        assert name in message, (name, message)
+    assert moto_sts.assume_role_calls == 0
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_invalid_configuration_is_refused(name: str, moto_sts) -> None:
+    _check(CASES[name], moto_sts)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=why)) for name, (_, why) in KNOWN_BUGS.items()],
+)
+def test_invalid_configuration_is_refused_known_bugs(name: str, moto_sts) -> None:
+    _check(KNOWN_BUGS[name][0], moto_sts)
+
+
+def test_validation_does_not_depend_on_the_calls_before(moto_sts) -> None:
+    """Found by this suite: get's validation memo once took 3600.0 for 3600 (equal hashes); typed since f6f53f8."""
+    provider = STSProvider()
+    provider.get(ROLE, DurationSeconds=3600)
+    calls = moto_sts.assume_role_calls
+    with pytest.raises(ConfigurationError, match="DurationSeconds"):
+        provider.get(ROLE, DurationSeconds=3600.0)
+    assert moto_sts.assume_role_calls == calls
+
+
+def test_the_table_is_large_enough() -> None:
+    assert len(CASES) + len(KNOWN_BUGS) >= 40
+    print(f"\nbad input: {len(CASES)} invalid configurations refused, {len(KNOWN_BUGS)} more refused wrongly (xfail)")
+
+
+# -- fuzzing ----------------------------------------------------------------------------------------
+
+NAMES = (*ASSUME_ROLE_PARAMETERS, "RoleARN", "SerialNumber", "TokenCode", "Key", "Value", "arn", "ProviderArn")
+TEXTS = (
+    ROLE,
+    "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    "arn:aws-cn:iam::111122223333:role/a/b/c",
+    "orders-fn",
+    "a",
+    "x" * 65,
+    '{"Version": "2012-10-17"}',
+    "team",
+    "",
+)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**300), max_value=10**300)  # beyond float range: see OVERFLOW
+    | st.floats()
+    | st.text(max_size=70)
+    | st.binary(max_size=16)
+    | st.sampled_from(TEXTS)
+)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.sampled_from(NAMES) | st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+params = st.dictionaries(st.sampled_from(NAMES) | st.text(max_size=10), values, max_size=5)
+near_valid = st.builds(lambda name, value: {**GOOD, name: value}, st.sampled_from(NAMES), values)
+anything = params | near_valid | values
+
+
+def _validated(result: dict[str, Any]) -> None:
+    # A configuration that passes is one STS would take: JSON-keyable, RoleArn present.
+    assert "RoleArn" in result
+    cache_key_of(result)
+
+
+@settings(max_examples=400)
+@given(value=anything, name=st.none() | st.text(max_size=10))
+def test_fuzz_validate_assume_role_params(value: Any, name: str | None) -> None:
+    try:
+        result = validate_assume_role_params(value, entry=name)
+    except ConfigurationError:
+        return
+    _validated(result)
+
+
+@settings(max_examples=300)
+@given(
+    fetch_data=st.dictionaries(st.text(max_size=8) | st.integers(), anything | st.sampled_from(TEXTS), max_size=3)
+    | values,
+    options=st.dictionaries(
+        st.sampled_from(
+            ["max_age", "refresh_margin", "cache_key", "aws_client_assume_role", "set_to_context", "fetchData"]
+        ),
+        scalars,
+        max_size=3,
+    ),
+)
+def test_fuzz_sts_fetch_data(fetch_data: Any, options: dict[str, Any], moto_sts) -> None:
+    with contextlib.suppress(ConfigurationError, TypeError):
+        sts(fetch_data=fetch_data, disable_prefetch=True, boto_config=Config(), **options)
+    assert moto_sts.assume_role_calls == 0
+
+
+def test_a_valid_configuration_is_accepted_without_a_call(moto_sts) -> None:
+    """The fuzzers' escape hatch is real: a valid entry is taken, and with disable_prefetch nothing is fetched."""
+    handler = sts(fetch_data={ENTRY: GOOD}, disable_prefetch=True)(lambda event, context: get_credentials(ENTRY))
+    assert moto_sts.assume_role_calls == 0
+    assert handler({}, lambda_context()).access_key_id
+    assert moto_sts.assume_role_calls == 1
+    with pytest.raises(AssumeRoleError):  # sanity: the fuzz harness cannot swallow this kind
+        raise AssumeRoleError("x")
+
+
+ATHERIS = importlib.util.find_spec("atheris") is not None
+RUNS = 2_000_000 if os.environ.get("HYPOTHESIS_PROFILE") == "soak" else 50_000
+
+
+@pytest.mark.skipif(not ATHERIS, reason="atheris is not installed")
+def test_atheris_fuzz_of_validation(tmp_path: Path) -> None:
+    """libFuzzer-driven inputs into the validation entry point, for a bounded number of runs."""
+    script = Path(__file__).with_name("fuzz_validation.py")
+    env = {**os.environ, "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9"}
+    result = subprocess.run(
+        [sys.executable, str(script), f"-runs={RUNS}", "-max_len=512", f"-artifact_prefix={tmp_path}/"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Done {RUNS} runs" in result.stderr

@@ -1,0 +1,193 @@
+"""(1) Warm overhead per invocation and (2) getting a client, measured side by side in this process."""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+from _common import roles, rotated, summary
+from _proxy import STSProxy
+from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
+from aws_lambda_powertools.utilities.parameters.base import BaseProvider
+
+from powertools_sts import get_client, get_credentials, sts
+
+EVENT: dict[str, Any] = {"path": "/orders", "httpMethod": "GET"}
+
+
+def make_context() -> Any:
+    return SimpleNamespace(function_name="bench", aws_request_id="00000000-0000-0000-0000-000000000000")
+
+
+def bare(event: Any, context: Any) -> Any:
+    return None
+
+
+@lambda_handler_decorator
+def noop(handler: Callable[..., Any], event: Any, context: Any) -> Any:
+    return handler(event, context)
+
+
+class TrivialProvider(BaseProvider):  # type: ignore[misc]
+    """A Powertools parameter provider whose fetch returns a constant: ``get`` measures its cache."""
+
+    def _get(self, name: str, **sdk_options: Any) -> str:
+        return "value"
+
+    def _get_multiple(self, path: str, **sdk_options: Any) -> dict[str, str]:
+        return {}
+
+
+def _per_call_us(handler: Callable[..., Any], calls: int, context: Any, repeat: int) -> float:
+    """Microseconds per invocation: the best of ``repeat`` back-to-back batches of ``calls`` invocations.
+
+    The best of a few batches drops the batches another tenant of the machine interrupted; the
+    rounds around it (median, min, max) still show the spread.
+    """
+    event = EVENT
+    loop = range(calls)
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter_ns()
+        for _ in loop:
+            handler(event, context)
+        best = min(best, time.perf_counter_ns() - start)
+    return best / calls / 1000.0
+
+
+WARM_VARIANTS = (
+    ("bare", "bare handler"),
+    ("noop", "no-op lambda_handler_decorator middleware"),
+    ("sts_1", "sts, 1 fresh entry"),
+    ("sts_10", "sts, 10 fresh entries"),
+    ("sts_1_shared_name", "sts, 1 fresh entry whose name another layer also uses"),
+    ("provider_get", "Powertools BaseProvider.get cache hit"),
+    ("assume_role_each", "sts_client.assume_role on every invocation (moto)"),
+)
+
+
+def build_warm_handlers(sts_client: Any, direct_client: Any) -> dict[str, Callable[..., Any]]:
+    """The handlers, each entry name unique in the process except in the shared-name variant."""
+    provider = TrivialProvider()
+    arn = roles(1)["entry0"]
+
+    def with_provider(event: Any, context: Any) -> Any:
+        return provider.get("name")
+
+    def assume_each(event: Any, context: Any) -> Any:
+        return direct_client.assume_role(RoleArn=arn, RoleSessionName="bench")
+
+    def layer(fetch_data: dict[str, str], cache_key: str) -> Any:
+        return sts(fetch_data=fetch_data, boto3_client=sts_client, cache_key=cache_key)
+
+    shared = layer({"shared": arn}, "bench-warm-shared")(bare)
+    layer({"shared": roles(2)["entry1"]}, "bench-warm-shared-other")(bare)  # the other layer with that name
+    handlers = {
+        "bare": bare,
+        "noop": noop(bare),
+        "sts_1": layer(roles(1, "warm_one"), "bench-warm-1")(bare),
+        "sts_10": layer(roles(10, "warm_ten"), "bench-warm-10")(bare),
+        "sts_1_shared_name": shared,
+        "provider_get": with_provider,
+        "assume_role_each": assume_each,
+    }
+    context = make_context()
+    for handler in handlers.values():  # the first invocation waits for the prefetch; then all are warm
+        handler(EVENT, context)
+    return handlers
+
+
+def measure_warm(moto_url: str, *, rounds: int, calls: int, sts_calls: int) -> dict[str, Any]:
+    """Per round, every variant in turn (order rotated); overhead = variant minus bare of that round."""
+    with STSProxy(moto_url) as proxy:
+        # The sts layers sign through the counting proxy (proof that the timed invocations call no
+        # STS); the assume_role-per-invocation handler talks to moto directly.
+        sts_client = boto3.client("sts", endpoint_url=proxy.url)
+        handlers = build_warm_handlers(sts_client, boto3.client("sts", endpoint_url=moto_url))
+        context = make_context()
+        names = [name for name, _ in WARM_VARIANTS]
+        per_call: dict[str, list[float]] = {name: [] for name in names}
+        sts_during: dict[str, int] = {name: 0 for name in names if name.startswith("sts_")}
+        gc.collect()
+        for index in range(rounds):
+            gc.disable()
+            try:
+                for name in rotated(names, index):
+                    before = proxy.total_calls
+                    count = sts_calls if name == "assume_role_each" else calls
+                    repeat = 1 if name == "assume_role_each" else 3
+                    per_call[name].append(_per_call_us(handlers[name], count, context, repeat))
+                    if name in sts_during:
+                        sts_during[name] += proxy.total_calls - before
+            finally:
+                gc.enable()
+    overhead = {
+        name: [value - base for value, base in zip(per_call[name], per_call["bare"], strict=True)]
+        for name in names
+        if name != "bare"
+    }
+    ratio_to_noop = {
+        name: [value / noop_value for value, noop_value in zip(values, overhead["noop"], strict=True)]
+        for name, values in overhead.items()
+        if name != "noop"
+    }
+    return {
+        "labels": dict(WARM_VARIANTS),
+        "rounds": rounds,
+        "calls_per_round": calls,
+        "sts_calls_per_round": sts_calls,
+        "per_call_us": {name: summary(values) for name, values in per_call.items()},
+        "overhead_us": {name: summary(values) for name, values in overhead.items()},
+        "ratio_to_noop": {name: summary(values) for name, values in ratio_to_noop.items()},
+        "sts_calls_during_timing": sts_during,  # AssumeRole requests the sts layers made while timed
+        "raw": {"per_call_us": per_call},
+    }
+
+
+def measure_clients(moto_url: str, *, rounds: int, calls: int, reused: int, new: int) -> dict[str, Any]:
+    """get_client warm against a new Session plus client, and a client on a reused Session."""
+    with STSProxy(moto_url) as proxy:
+        client = boto3.client("sts", endpoint_url=proxy.url)
+        results: dict[str, list[float]] = {"get_client": [], "session_client": [], "new_session_client": []}
+
+        @sts(fetch_data=roles(1, "clients"), boto3_client=client, cache_key="bench-clients")
+        def handler(event: Any, context: Any) -> Any:
+            creds = get_credentials("clients0")
+            get_client("clients0", "s3")  # built once, before the rounds
+            session = boto3.Session(**creds.as_boto3_kwargs())
+            session.client("s3")
+            for index in range(rounds):
+                for name in rotated(list(results), index):
+                    start = time.perf_counter_ns()
+                    if name == "get_client":
+                        for _ in range(calls):
+                            get_client("clients0", "s3")
+                        count = calls
+                    elif name == "session_client":
+                        for _ in range(reused):
+                            session.client("s3")
+                        count = reused
+                    else:
+                        for _ in range(new):
+                            boto3.Session(**creds.as_boto3_kwargs()).client("s3")
+                        count = new
+                    results[name].append((time.perf_counter_ns() - start) / count / 1000.0)
+            return get_client("clients0", "s3") is get_client("clients0", "s3")
+
+        same_object = handler(EVENT, make_context())
+    speedup = {
+        name: [other / fast for other, fast in zip(results[name], results["get_client"], strict=True)]
+        for name in ("session_client", "new_session_client")
+    }
+    return {
+        "rounds": rounds,
+        "calls_per_round": {"get_client": calls, "session_client": reused, "new_session_client": new},
+        "per_call_us": {name: summary(values) for name, values in results.items()},
+        "speedup_of_get_client": {name: summary(values) for name, values in speedup.items()},
+        "get_client_returns_same_object": same_object,
+        "raw": {"per_call_us": results},
+    }

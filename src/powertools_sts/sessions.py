@@ -61,11 +61,10 @@ class _FollowingCredentials(DeferredRefreshableCredentials):
 
     def __init__(self, source: Callable[[], Credentials]) -> None:
         self._source = source
-        self._held: Credentials | None = None
         super().__init__(self._metadata, "powertools-sts", time_fetcher=_now)
 
     def _metadata(self) -> dict[str, Any]:
-        creds = self._held = self._source()
+        creds = self._source()
         return {
             "access_key": creds.access_key_id,
             "secret_key": creds.secret_access_key,
@@ -74,7 +73,11 @@ class _FollowingCredentials(DeferredRefreshableCredentials):
         }
 
     def refresh_needed(self, refresh_in: int | None = None) -> bool:
-        return self._source() is not self._held
+        # Compared with the frozen credentials, which botocore publishes in one assignment at the end
+        # of a refresh: anything set earlier would tell a concurrent reader "no refresh needed" while
+        # the frozen ones are still the old (or, on first use, no) credentials.
+        frozen = self._frozen_credentials  # type: ignore[attr-defined]  # botocore keeps it there
+        return frozen is None or frozen.access_key != self._source().access_key_id
 
 
 _ALL: weakref.WeakSet[Handles] = weakref.WeakSet()

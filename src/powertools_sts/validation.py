@@ -240,9 +240,15 @@ def cache_key_of(params: Mapping[str, Any]) -> str:
 
 
 def _seconds(value: Any, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigurationError(f"{field} must be a number of seconds, got {_shown(value)}")
-    return float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int beyond float range
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        raise ConfigurationError(f"{field} must be a finite number of seconds, got {_shown(value)}")
+    return seconds
 
 
 def validate_max_age(max_age: Any, *, entry: str | None = None) -> float | None:

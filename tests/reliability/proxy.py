@@ -44,7 +44,8 @@ Modes (``proxy.set_mode(name, **params)``, switchable at any time from any threa
 
 Counters: ``proxy.counts[mode]`` is the number of requests that arrived while ``mode`` decided their
 fate (a ``throttle`` request past its ``n`` counts as ``pass``), ``proxy.requests`` their sum.
-``proxy.issued`` maps every AccessKeyId that moto issued through the proxy to its (secret, token).
+``proxy.issued`` maps every AccessKeyId that moto issued through the proxy to its (secret, token), and
+``proxy.expirations`` to the Expiration (epoch seconds) of the answer the client received.
 ``proxy.before_response``, when set, is called in the request's thread before the answer is made (the
 property test uses it to let fake time pass during a call).
 """
@@ -146,6 +147,7 @@ class FaultProxy:
         self.before_response: Callable[[], None] | None = None
         self.counts: Counter[str] = Counter()
         self.issued: dict[str, tuple[str, str]] = {}
+        self.expirations: dict[str, float] = {}
         self.mode = "pass"
         self.params: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -313,6 +315,14 @@ class FaultProxy:
             with self._lock:
                 self.issued[key] = (secret, token)
 
+    def _record_expiration(self, body: bytes) -> None:
+        key, stamp = re.search(rb"<AccessKeyId>([^<]+)<", body), _EXPIRATION.search(body)
+        if key and stamp:
+            text = stamp.group(0)[len(b"<Expiration>") : -len(b"</Expiration>")].decode()
+            when = datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+            with self._lock:
+                self.expirations[key.group(1).decode()] = when
+
     def _now(self) -> float:
         return self.clock() if self.clock is not None else time.time()
 
@@ -353,6 +363,8 @@ class FaultProxy:
                 start = body.find(b"<" + tag + b">")
                 assert start >= 0, body
                 body = body[: start + len(tag) + 2 + int(params.get("cut", 12))]
+        if status == 200:
+            self._record_expiration(body)
         if mode == "reset":
             head = self._head(status, reason, headers, len(body))
             conn.sendall(head + body[: len(body) // 2])

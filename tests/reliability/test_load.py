@@ -21,7 +21,7 @@ import urllib.parse
 from collections import Counter
 from typing import Any
 
-from powertools_sts import Credentials, get_client, get_credentials, sts
+from powertools_sts import Credentials, clear_caches, get_client, get_credentials, sts
 from powertools_sts.provider import FLOOR_SECONDS
 
 from ..conftest import OTHER_ROLE, ROLE
@@ -62,6 +62,7 @@ def test_32_threads_across_refreshes(proxy: FaultProxy, moto_sts, clock) -> None
     calls = [0] * THREADS
     errors: list[BaseException] = []
     bad: list[str] = []
+    stale: list[str] = []  # client credentials below the floor (found by this test, fixed in eef7867)
     stop = threading.Event()
     start = threading.Barrier(THREADS + 1)
 
@@ -71,6 +72,8 @@ def test_32_threads_across_refreshes(proxy: FaultProxy, moto_sts, clock) -> None
             bad.append(f"torn Credentials {creds!r}")
         if proxy.issued.get(frozen[0]) != frozen[1:]:
             bad.append(f"torn client credentials for {frozen[0]}")
+        elif proxy.expirations[frozen[0]] - began < FLOOR_SECONDS:
+            stale.append(frozen[0])
         if creds.expiration.timestamp() - began < FLOOR_SECONDS:
             bad.append(f"{creds!r} had less than the floor left at {began}")
 
@@ -104,6 +107,9 @@ def test_32_threads_across_refreshes(proxy: FaultProxy, moto_sts, clock) -> None
             assert time.monotonic() < deadline, "workers made no progress within the bound"
             time.sleep(0.002)
 
+    # One invocation first, alone: the concurrent first use of a new client's credentials is its own
+    # test (test_concurrent_first_use_of_a_session, a known bug), not this one's.
+    handler({"warm": True}, lambda_context())
     threads = [threading.Thread(target=worker, args=(i,), name=f"load-{i}") for i in range(THREADS)]
     for thread in threads:
         thread.start()
@@ -125,11 +131,77 @@ def test_32_threads_across_refreshes(proxy: FaultProxy, moto_sts, clock) -> None
 
     assert errors == []
     assert bad == []
+    assert stale == []
     assert min(calls) >= (EPOCHS + 1) * PER_EPOCH * 7
     per_role = Counter(urllib.parse.parse_qs(body.decode())["RoleArn"][0] for body in moto_sts.calls)
-    assert per_role == {spec["RoleArn"]: EPOCHS + 1 for spec in ENTRIES.values()}
+    assert per_role == {spec["RoleArn"]: EPOCHS + 1 for spec in ENTRIES.values()}  # the warm-up's fetch included
     assert dict(proxy.counts) == {"pass": len(ENTRIES) * (EPOCHS + 1)}
     print(
         f"\nload: {THREADS} threads, {sum(progress)} invocations, {sum(calls)} calls "
-        f"(min {min(calls)} per thread), {EPOCHS} clock jumps, {sum(per_role.values())} AssumeRole calls"
+        f"(min {min(calls)} per thread), {EPOCHS} clock jumps, {sum(per_role.values())} AssumeRole calls, "
+        f"{len(stale)} client credential reads below the floor"
     )
+
+
+# -- the credentials of a kept session or client, under concurrent use -----------------------------
+# Found by the load test above: a session's credentials object told readers no refresh was needed
+# between taking new credentials and publishing them, so concurrent readers got None on first use
+# (NoCredentialsError when signing) or, after a refresh, the previous, possibly expired, credentials.
+# Fixed in eef7867; these two tests reproduced it within a few rounds.
+
+ROUNDS = 30
+
+
+def _session_handler() -> Any:
+    # A boto_config of its own: a new signing provider, whose STS client is built now (through the proxy).
+    @sts(
+        fetch_data={"deploy": {"RoleArn": THIRD_ROLE, "DurationSeconds": 900}},
+        boto_config=fast_config(),
+        disable_prefetch=True,
+    )
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        from powertools_sts import get_session
+
+        return get_session("deploy").get_credentials()
+
+    return handler
+
+
+def _all_at_once(target: Any, threads: int = THREADS) -> list[Any]:
+    barrier = threading.Barrier(threads)
+    out: list[Any] = []
+
+    def run() -> None:
+        barrier.wait(timeout=BOUND)
+        out.append(target())
+
+    pool = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(timeout=BOUND)
+    return out
+
+
+def test_concurrent_first_use_of_a_session(moto_sts) -> None:
+    """32 threads read a new session's credentials at once: every one gets credentials, never None."""
+    handler = _session_handler()
+    for _ in range(ROUNDS):
+        clear_caches()  # a new session, and credentials never read yet
+        credentials = handler({}, lambda_context())
+        frozen = _all_at_once(credentials.get_frozen_credentials)
+        assert None not in frozen
+
+
+def test_concurrent_use_of_a_session_after_its_credentials_expired(proxy: FaultProxy, moto_sts, clock) -> None:
+    """After the entry's credentials expired, no thread signs with them any more."""
+    clock.time = float(int(clock.time))
+    proxy.clock = clock
+    handler = _session_handler()
+    credentials = handler({}, lambda_context())
+    credentials.get_frozen_credentials()
+    for _ in range(ROUNDS):
+        clock.advance(3600)  # far past the 900 s credentials' expiry: the next read must refresh
+        now = clock.time
+        keys = {frozen.access_key for frozen in _all_at_once(credentials.get_frozen_credentials)}
+        assert all(proxy.expirations[key] - now >= FLOOR_SECONDS for key in keys)

@@ -528,6 +528,7 @@ def test_never_an_expired_credential(proxy, moto_sts, monkeypatch) -> None:
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(3600)
 @pytest.mark.skipif(not SOAK, reason="the soak run: make soak (HYPOTHESIS_PROFILE=soak)")
 def test_never_an_expired_credential_soak(proxy, moto_sts, monkeypatch) -> None:
     """The long run ("soak" profile): ``make soak``."""

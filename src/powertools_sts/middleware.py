@@ -48,7 +48,7 @@ __all__ = ["get_client", "get_credentials", "get_session", "sts"]
 logger = logging.getLogger("powertools_sts")
 
 _INF = float("inf")
-# The layers around the running invocation: (innermost layer, (next layer, (...))) or None outside one.
+# The scoped layers around the running invocation: (innermost, (next, (...))), or None.
 Chain = tuple["_Layer", Any]
 _current: ContextVar[Chain | None] = ContextVar("powertools_sts_layers", default=None)
 _LAYERS: weakref.WeakSet[_Layer] = weakref.WeakSet()
@@ -108,6 +108,7 @@ class _Layer:
 
     __slots__ = (
         "__weakref__",
+        "around",
         "boto_config",
         "cache_key",
         "capture",
@@ -117,6 +118,7 @@ class _Layer:
         "hub",
         "hub_name",
         "refresh_margin",
+        "scoped",
         "slots",
         "static_hub",
         "zero",
@@ -150,7 +152,25 @@ class _Layer:
         self.context_names = (
             tuple((_identifier(name), slot) for name, slot in self.slots.items()) if set_to_context else ()
         )
+        # scoped: one of this layer's names is borne by another entry configuration in the process, so
+        # get_credentials must be told which layers surround the invocation (see _register). A name
+        # borne by one configuration needs no scope, and a ContextVar set/reset per invocation would
+        # cost more than the whole Powertools factory wrapper. around: scoped or set_to_context.
+        self.scoped = False
+        self.around = set_to_context
         _LAYERS.add(self)
+
+    def run(self, handler: Callable[..., Any], event: Any, context: Any, kwargs: dict[str, Any]) -> Any:
+        """Call the handler with the context attributes and the name scope this layer needs."""
+        for attr, slot in self.context_names:
+            setattr(context, attr, slot.state[0])
+        if not self.scoped:
+            return handler(event, context, **kwargs)
+        token = _current.set((self, _current.get()))
+        try:
+            return handler(event, context, **kwargs)
+        finally:
+            _current.reset(token)
 
     def use(self, provider: STSProvider, identity: Any) -> None:
         for slot in self.slots.values():
@@ -255,35 +275,19 @@ def _within(chain: Chain | None, name: str) -> _Slot | None:
 
 
 def _find(chain: Chain | None, name: str) -> _Slot:
-    """Return the slot ``name`` of the layers around the invocation, innermost first."""
-    if chain is None:
-        return _outside(name)
+    """Return the slot ``name`` of the layers around the invocation, innermost first, else the process's one."""
     slot = _within(chain, name)
-    if slot is None:
-        names = sorted({known for layer in _layers(chain) for known in layer.slots})
-        raise ConfigurationError(
-            f"no sts layer around this invocation has an entry named {name!r}; its entries: {', '.join(names)}"
-        )
-    return slot
-
-
-def _layers(chain: Chain | None) -> list[_Layer]:
-    layers = []
-    while chain is not None:
-        layers.append(chain[0])
-        chain = chain[1]
-    return layers
+    return slot if slot is not None else _outside(name)
 
 
 def _hub(chain: Chain | None, name: str) -> _Slot:
-    # Only the layers around this one: a hub of another handler must never sign this layer's calls.
-    slot = _within(chain, name)
-    if slot is None:
+    try:
+        return _find(chain, name)
+    except ConfigurationError as exc:
         raise ConfigurationError(
             f"aws_client_assume_role={name!r}: no outer sts layer defines an entry named {name!r}; "
             "put the sts layer whose fetch_data has it outside this one"
-        )
-    return slot
+        ) from exc
 
 
 def _config(slot: _Slot) -> Any:
@@ -294,8 +298,15 @@ def _config(slot: _Slot) -> Any:
 def _register(layer: _Layer) -> None:
     with _REGISTRY_LOCK:
         for name, slot in layer.slots.items():
-            _NAMED.setdefault(name, weakref.WeakSet()).add(slot)
+            group = _NAMED.setdefault(name, weakref.WeakSet())
+            group.add(slot)
             _UNIQUE.pop(name, None)
+            bearers = list(group)
+            if len({_config(other) for other in bearers}) > 1:
+                # The name is ambiguous in the process: from now on these layers tell get_credentials
+                # which of them surround the invocation.
+                for other in bearers:
+                    other.layer.scoped = other.layer.around = True
 
 
 def _outside(name: str) -> _Slot:
@@ -382,19 +393,14 @@ def get_client(name: str, service_name: str, **client_kwargs: Any) -> Any:
 
 def _middleware(layer: _Layer, traced: bool) -> Callable[..., Any]:
     """Return the Powertools factory middleware of ``layer``: the per-invocation step."""
-    enter, leave, chain = _current.set, _current.reset, _current.get
 
     def sts(handler: Callable[..., Any], event: Any, context: Any, **kwargs: Any) -> Any:
         # The hot path: one clock read against the earliest end of freshness of the layer's entries.
         if not _clock.now() < layer.deadline:
             layer.prepare()
-        for attr, slot in layer.context_names:
-            setattr(context, attr, slot.state[0])
-        token = enter((layer, chain()))
-        try:
-            return handler(event, context, **kwargs)
-        finally:
-            leave(token)
+        if layer.around:
+            return layer.run(handler, event, context, kwargs)
+        return handler(event, context, **kwargs)
 
     # The factory names its "## <name>" subsegment and its log lines after the middleware's __qualname__.
     sts.__qualname__ = "sts"

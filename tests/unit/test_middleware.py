@@ -945,22 +945,36 @@ def test_an_inner_layer_entry_shadows_an_outer_one_of_the_same_name(moto_sts):
     assert "/reports/" in outer_only.assumed_role_arn
 
 
-def test_inside_an_invocation_another_handlers_entry_is_not_reachable(moto_sts):
+def test_inside_an_invocation_a_name_the_layers_lack_resolves_only_when_one_entry_bears_it(moto_sts):
+    # A name the layers around the invocation do not define resolves as it does outside one: to the
+    # one entry configuration in the process that bears it, never to one of several.
     theirs = unique("theirs")
     sts(fetch_data={theirs: OTHER_ROLE}, disable_prefetch=True)(returns_credentials(theirs))
     mine = sts(fetch_data={"mine": ROLE}, disable_prefetch=True)(returns_credentials(theirs))
+    assert invoke(mine).assumed_role_arn.startswith("arn:aws:sts::444455556666:assumed-role/")
 
-    with pytest.raises(ConfigurationError):
+    sts(fetch_data={theirs: ROLE}, disable_prefetch=True)(returns_credentials(theirs))  # now two bear it
+    with pytest.raises(ConfigurationError, match="2 different sts entries"):
         invoke(mine)
 
 
-def test_a_chained_layer_never_binds_to_another_handlers_hub(moto_sts):
+def test_two_handlers_with_one_name_each_get_their_own_entry(moto_sts):
+    name = unique("role")
+    first = sts(fetch_data={name: ROLE}, disable_prefetch=True)(returns_credentials(name))
+    second = sts(fetch_data={name: OTHER_ROLE}, disable_prefetch=True)(returns_credentials(name))
+    assert ":111122223333:" in invoke(first).assumed_role_arn
+    assert ":444455556666:" in invoke(second).assumed_role_arn
+
+
+def test_a_chained_layer_never_binds_to_one_of_several_hubs(moto_sts):
     hub = unique("hub")
-    sts(fetch_data={hub: HUB}, disable_prefetch=True)(returns_credentials(hub))  # another handler's entry
+    sts(fetch_data={hub: HUB}, disable_prefetch=True)(returns_credentials(hub))  # another handler's entries
+    sts(fetch_data={hub: "arn:aws:iam::777788889999:role/hub"}, disable_prefetch=True)(returns_credentials(hub))
     lone = sts(fetch_data={"spoke": SPOKE}, aws_client_assume_role=hub)(returns_credentials("spoke"))
 
     with pytest.raises(ConfigurationError, match=hub):
         invoke(lone)
+    assert moto_sts.assume_role_calls == 0
 
 
 def test_outside_an_invocation_a_name_one_entry_bears_resolves(moto_sts):

@@ -223,7 +223,7 @@ def test_invalid_configuration_is_refused(name: str, moto_sts) -> None:
 
 
 def test_validation_does_not_depend_on_the_calls_before(moto_sts) -> None:
-    """Found by this suite: get's validation memo once took 3600.0 for 3600 (equal hashes); typed since f6f53f8."""
+    """A regression test: get's validation memo took 3600.0 for 3600 (equal hashes) until f6f53f8 typed it."""
     provider = STSProvider()
     provider.get(ROLE, DurationSeconds=3600)
     calls = moto_sts.assume_role_calls

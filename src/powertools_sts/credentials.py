@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 __all__ = ["Credentials"]
 
 
-@dataclass(frozen=True, repr=False)
+# eq=False with __eq__ and __hash__ written out: dataclasses builds each generated method with exec,
+# and import time is cold start; the two below compare and hash the same fields the generated ones would.
+@dataclass(frozen=True, repr=False, eq=False)
 class Credentials:
     """Temporary credentials of an assumed role.
 
@@ -40,10 +42,27 @@ class Credentials:
     """
 
     access_key_id: str
-    secret_access_key: str = field(compare=True)
-    session_token: str = field(compare=True)
+    secret_access_key: str
+    session_token: str
     expiration: datetime
     assumed_role_arn: str | None = None
+
+    def _fields(self) -> tuple[str, str, str, datetime, str | None]:
+        return (
+            self.access_key_id,
+            self.secret_access_key,
+            self.session_token,
+            self.expiration,
+            self.assumed_role_arn,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
 
     def __repr__(self) -> str:
         return (

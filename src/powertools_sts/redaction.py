@@ -18,16 +18,17 @@ __all__ = ["MASK", "SecretsFilter", "install", "mask_exception"]
 #: What a masked value is replaced with.
 MASK = "***"
 
-# The closing tag or quote is not required: a truncated body must be masked too.
-_XML = re.compile(rb"(<(?:SecretAccessKey|SessionToken)>)[^<]*")
-_JSON = re.compile(rb'("(?:SecretAccessKey|SessionToken)"\s*:\s*")(?:[^"\\]|\\.)*')
+# The closing tag or quote is not required: a truncated body must be masked too. The patterns are
+# compiled on first use (re caches them): most processes never log a body, and import time is cold start.
+_XML = rb"(<(?:SecretAccessKey|SessionToken)>)[^<]*"
+_JSON = rb'("(?:SecretAccessKey|SessionToken)"\s*:\s*")(?:[^"\\]|\\.)*'
 _MASK = MASK.encode()
 
 
 def _mask(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
-        masked = _XML.sub(rb"\1" + _MASK, bytes(value))
-        return _JSON.sub(rb"\1" + _MASK, masked)
+        masked = re.sub(_XML, rb"\1" + _MASK, bytes(value))
+        return re.sub(_JSON, rb"\1" + _MASK, masked)
     if isinstance(value, str) and ("SecretAccessKey" in value or "SessionToken" in value):
         return _mask(value.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
     return value

@@ -40,10 +40,11 @@ ASSUME_ROLE_PARAMETERS: tuple[str, ...] = (
 #: AWS caps a session assumed with assumed-role credentials (role chaining) at one hour.
 MAX_CHAINED_DURATION = 3600
 
-_ROLE_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:iam::\d{12}:role/(?:[\x21-\x7e]+/)*[\w+=,.@-]{1,64}", re.ASCII)
-_POLICY_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:iam::(?:\d{12}|aws):policy/[\x21-\x7e]+", re.ASCII)
-_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
-_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
+# Compiled on first use by re (which caches them), not at import: import time is cold start.
+_ROLE_ARN = r"(?a)arn:aws(?:-[a-z]+)*:iam::\d{12}:role/(?:[\x21-\x7e]+/)*[\w+=,.@-]{1,64}"
+_POLICY_ARN = r"(?a)arn:aws(?:-[a-z]+)*:iam::(?:\d{12}|aws):policy/[\x21-\x7e]+"
+_SESSION_NAME = r"(?a)[\w+=,.@-]{2,64}"
+_EXTERNAL_ID = r"(?a)[\w+=,.@:/-]{2,1224}"
 _MFA = ("SerialNumber", "TokenCode")
 
 
@@ -56,10 +57,10 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _string(value: Any, entry: str | None, field: str, pattern: re.Pattern[str] | None, rule: str) -> str:
+def _string(value: Any, entry: str | None, field: str, pattern: str | None, rule: str) -> str:
     if not isinstance(value, str):
         raise ConfigurationError(f"{_where(entry, field)} must be a string, got {type(value).__name__}")
-    if pattern is not None and not pattern.fullmatch(value):
+    if pattern is not None and not re.fullmatch(pattern, value):
         raise ConfigurationError(f"{_where(entry, field)} must be {rule}, got {_shown(value)}")
     return value
 
@@ -186,7 +187,7 @@ def validate_assume_role_params(params: Any, *, entry: str | None = None) -> dic
         elif name in ("RoleSessionName", "SourceIdentity"):
             out[name] = _string(value, entry, name, _SESSION_NAME, "2-64 characters of [A-Za-z0-9_+=,.@-]")
         elif name == "ExternalId":
-            if not isinstance(value, str) or not _EXTERNAL_ID.fullmatch(value):
+            if not isinstance(value, str) or not re.fullmatch(_EXTERNAL_ID, value):
                 # ExternalId is a shared secret of sorts: say what is wrong, never echo it.
                 raise ConfigurationError(f"{_where(entry, name)} must be 2-1224 characters of [A-Za-z0-9_+=,.@:/-]")
             out[name] = value

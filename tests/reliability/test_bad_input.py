@@ -30,6 +30,7 @@ from powertools_sts import AssumeRoleError, ConfigurationError, STSProvider, ass
 from powertools_sts.validation import ASSUME_ROLE_PARAMETERS, cache_key_of, validate_assume_role_params
 
 from ..conftest import ROLE
+from .conftest import SOAK
 from .helpers import lambda_context
 
 ENTRY = "orders"
@@ -320,21 +321,33 @@ def test_a_valid_configuration_is_accepted_without_a_call(moto_sts) -> None:
 
 
 ATHERIS = importlib.util.find_spec("atheris") is not None
-RUNS = 2_000_000 if os.environ.get("HYPOTHESIS_PROFILE") == "soak" else 50_000
+
+
+def _atheris(tmp_path: Path, runs: int) -> None:
+    script = Path(__file__).with_name("fuzz_validation.py")
+    env = {**os.environ, "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9"}  # nothing listens there
+    result = subprocess.run(
+        [sys.executable, str(script), f"-runs={runs}", "-max_len=512", f"-artifact_prefix={tmp_path}/"],
+        capture_output=True,
+        text=True,
+        timeout=3000,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Done {runs} runs" in result.stderr
+    done = next((line for line in result.stderr.splitlines() if "DONE" in line), "")
+    print(f"\natheris: {runs} runs, {done[:120]}")
 
 
 @pytest.mark.skipif(not ATHERIS, reason="atheris is not installed")
 def test_atheris_fuzz_of_validation(tmp_path: Path) -> None:
     """libFuzzer-driven inputs into the validation entry point, for a bounded number of runs."""
-    script = Path(__file__).with_name("fuzz_validation.py")
-    env = {**os.environ, "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9"}
-    result = subprocess.run(
-        [sys.executable, str(script), f"-runs={RUNS}", "-max_len=512", f"-artifact_prefix={tmp_path}/"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert f"Done {RUNS} runs" in result.stderr
+    _atheris(tmp_path, 50_000)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(3600)
+@pytest.mark.skipif(not (ATHERIS and SOAK), reason="the soak run (make soak), with atheris installed")
+def test_atheris_fuzz_of_validation_soak(tmp_path: Path) -> None:
+    _atheris(tmp_path, 2_000_000)

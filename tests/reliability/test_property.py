@@ -355,9 +355,14 @@ def build_machine(proxy: Any, warnings: _Counter, monkeypatch: pytest.MonkeyPatc
                 note("served stale in the back-off")
                 self._expect(result, entry, requests, 0)
             elif self.mode in OK_MODES:
-                assert requests == 1, (requests, route.kind, now)
                 assert isinstance(result, Credentials), result
-                if result.access_key_id not in issued:  # credentials from this call
+                kept = result.access_key_id in issued
+                # The fetch's credentials expire before the entry's (the clock stepped back since the entry
+                # was fetched, or its answer was slow): the entry is kept, still past its max_age, so the
+                # handler's own get_credentials look-up refetches. One request per look-up, and no more.
+                lookups = 2 if kept and route.kind == "decorator" and world["latency"] == 0 else 1
+                assert requests == lookups, (requests, lookups, route.kind, now)
+                if not kept:  # credentials from this call
                     assert abs(result.expiration.timestamp() - (after + route.duration)) < EPS
                     if caching and (entry is None or entry.expires_at <= result.expiration.timestamp()):
                         note("refreshed")

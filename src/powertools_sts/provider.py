@@ -92,10 +92,11 @@ class _Entry:
 class _Flight:
     """One AssumeRole in flight for an entry; callers who need its outcome wait on it."""
 
-    __slots__ = ("background", "credentials", "done", "error")
+    __slots__ = ("backed_off", "background", "credentials", "done", "error")
 
     def __init__(self, background: bool = False) -> None:
         self.background = background
+        self.backed_off = False
         self.done = threading.Event()
         self.credentials: Credentials | None = None
         self.error: AssumeRoleError | None = None
@@ -355,8 +356,8 @@ class STSProvider(BaseProvider):
             stale = self._entries.get(key)
             if stale is not None and caching and not force_fetch and now < stale.floor_at:
                 # Stale on error: a failed refresh never throws away credentials that still work.
-                if stale.retry_at <= now:
-                    stale.retry_at = now + BACKOFF_SECONDS
+                if flight.backed_off:
+                    flight.backed_off = False  # one warning per failed attempt
                     logger.warning(
                         "Refreshing credentials of %s failed (%s); serving the cached ones, which expire in %.0f s",
                         params["RoleArn"],
@@ -388,6 +389,12 @@ class STSProvider(BaseProvider):
             with self._guard:
                 if self._flights.get(key) is flight:
                     del self._flights[key]
+                stale = self._entries.get(key) if flight.error is not None else None
+                if stale is not None and _clock.now() < stale.floor_at:
+                    # The back-off starts in the same critical section that lands the flight: a caller
+                    # in between would otherwise see neither and start another AssumeRole.
+                    stale.retry_at = _clock.now() + BACKOFF_SECONDS
+                    flight.backed_off = True
             flight.done.set()
 
     # -- STS -----------------------------------------------------------------------------------------

@@ -1,9 +1,12 @@
-"""Masking of STS secrets in botocore's DEBUG log of response bodies.
+"""Masking of credentials in botocore's DEBUG logs.
 
 botocore logs every response body at DEBUG (``botocore.parsers``: "Response body"), and an
-AssumeRole response body holds the SecretAccessKey and SessionToken. A user who turns on boto
+AssumeRole response body holds the SecretAccessKey and SessionToken. It also logs every request it
+signs (``botocore.endpoint``: "Sending http request", ``botocore.auth``: "CanonicalRequest"), with
+the session token of the signing credentials in the ``X-Amz-Security-Token`` header: for a client of
+``get_client`` or a chained AssumeRole, a token this package handed out. A user who turns on boto
 debugging to chase an STS problem would copy live credentials into CloudWatch. The filter masks
-those two elements, in XML and JSON bodies alike, and leaves every other byte of the record alone.
+those values, in XML, JSON, header and canonical-request form, and leaves everything else alone.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import logging
 import re
 from typing import Any
 
-__all__ = ["MASK", "SecretsFilter", "install", "mask_exception"]
+__all__ = ["LOGGERS", "MASK", "SecretsFilter", "install", "mask_exception"]
 
 #: What a masked value is replaced with.
 MASK = "***"
@@ -22,16 +25,31 @@ MASK = "***"
 # compiled on first use (re caches them): most processes never log a body, and import time is cold start.
 _XML = rb"(<(?:SecretAccessKey|SessionToken)>)[^<]*"
 _JSON = rb'("(?:SecretAccessKey|SessionToken)"\s*:\s*")(?:[^"\\]|\\.)*'
+# X-Amz-Security-Token as a header ({'X-Amz-Security-Token': b'...'}), a canonical-request line
+# (x-amz-security-token:...) or a query parameter (X-Amz-Security-Token=...).
+_TOKEN = rb"""(?i)(x-amz-security-token['"]?\s*[:=]\s*(?:b?['"])?)[^'"\s,&}]+"""
+_MARKERS = ("SecretAccessKey", "SessionToken", "ecurity-token", "ecurity-Token")
 _MASK = MASK.encode()
 
 
 def _mask(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
         masked = re.sub(_XML, rb"\1" + _MASK, bytes(value))
-        return re.sub(_JSON, rb"\1" + _MASK, masked)
-    if isinstance(value, str) and ("SecretAccessKey" in value or "SessionToken" in value):
-        return _mask(value.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
-    return value
+        masked = re.sub(_JSON, rb"\1" + _MASK, masked)
+        return re.sub(_TOKEN, rb"\1" + _MASK, masked)
+    if isinstance(value, str):
+        if any(marker in value for marker in _MARKERS):
+            return _mask(value.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
+        return value
+    if value is None or isinstance(value, (int, float)):
+        return value
+    # An object botocore formats into the message (an AWSPreparedRequest and its headers): only its
+    # text reaches the log, so a text with a token in it stands in for it.
+    text = str(value)
+    if not any(marker in text for marker in _MARKERS):
+        return value
+    masked = _mask(text)
+    return masked if masked != text else value
 
 
 class SecretsFilter(logging.Filter):
@@ -55,8 +73,15 @@ class SecretsFilter(logging.Filter):
         return True
 
 
+#: The botocore loggers that print response bodies or signed requests at DEBUG.
+LOGGERS = ("botocore.parsers", "botocore.endpoint", "botocore.auth")
+
+
 def install() -> None:
-    """Put the filter on the ``botocore.parsers`` logger, once.
+    """Put the filter on each of :data:`LOGGERS`, once.
+
+    A logger runs its filters only for records it is enabled to emit, so with botocore at its usual
+    level the filter costs nothing.
 
     Example
     -------
@@ -64,9 +89,10 @@ def install() -> None:
     >>> any(isinstance(f, SecretsFilter) for f in logging.getLogger("botocore.parsers").filters)
     True
     """
-    target = logging.getLogger("botocore.parsers")
-    if not any(isinstance(existing, SecretsFilter) for existing in target.filters):
-        target.addFilter(SecretsFilter())
+    for name in LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(existing, SecretsFilter) for existing in target.filters):
+            target.addFilter(SecretsFilter())
 
 
 def mask_exception(exc: BaseException) -> None:

@@ -212,15 +212,8 @@ def test_concurrent_use_of_a_session_after_its_credentials_expired(proxy: FaultP
 
 
 ROUNDS_BACKOFF = int(os.environ.get("ROUNDS_BACKOFF", "200"))
-BACKOFF_RACE = (
-    "BUG: provider.py STSProvider: a failed refresh's flight is removed from _flights (in _fly's finally) "
-    "before _refresh sets the entry's retry_at under a second acquisition of the guard; a caller that takes "
-    "the guard in between sees neither a flight nor a back-off and starts another AssumeRole, so an outage "
-    "inside the refresh window can get two attempts within one BACKOFF_SECONDS"
-)
 
 
-@pytest.mark.xfail(strict=True, reason=BACKOFF_RACE)
 def test_one_attempt_per_back_off_under_contention(proxy: FaultProxy, moto_sts, clock) -> None:
     """STS down in the refresh window, 32 threads, the clock standing still: one AssumeRole attempt in all.
 

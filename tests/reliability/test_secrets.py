@@ -227,21 +227,10 @@ def test_a_record_without_secrets_is_left_unchanged(capture: Capture) -> None:
     assert third.msg == {"SecretAccessKey": "not-a-body-record"}
 
 
-TOKEN_IN_REQUESTS = (
-    "BUG: redaction.py masks botocore.parsers response bodies only; a request signed with assumed-role "
-    "credentials carries the session token in its X-Amz-Security-Token header, which botocore logs at DEBUG "
-    "twice (botocore.endpoint 'Sending http request: <AWSPreparedRequest ... headers={...}>' and botocore.auth "
-    "'CanonicalRequest: ... x-amz-security-token:<token>'): every call of a get_client/get_session client, and "
-    "the chained layer's own AssumeRole (signed with the hub's token), puts a live token into the logs"
-)
-
-
 def _token_records(capture: Capture, token: str) -> list[str]:
     return sorted({r.name for r, text in zip(capture.records, capture.texts) if token in text})
 
 
-@pytest.mark.leaks_on_purpose
-@pytest.mark.xfail(strict=True, reason=TOKEN_IN_REQUESTS)
 def test_a_client_of_an_entry_does_not_log_its_session_token(moto_sts, capture: Capture) -> None:
     @sts(fetch_data={"reports": ROLE}, boto_config=fast_config(), disable_prefetch=True)
     def handler(event: dict[str, Any], context: Any) -> Any:
@@ -252,8 +241,6 @@ def test_a_client_of_an_entry_does_not_log_its_session_token(moto_sts, capture: 
     assert _token_records(capture, creds.session_token) == []
 
 
-@pytest.mark.leaks_on_purpose
-@pytest.mark.xfail(strict=True, reason=TOKEN_IN_REQUESTS)
 def test_a_chained_assume_role_does_not_log_the_hub_token(moto_sts, capture: Capture) -> None:
     @sts(fetch_data={"hub": ROLE}, boto_config=fast_config(), disable_prefetch=True)
     @sts(fetch_data={"target": OTHER_ROLE}, aws_client_assume_role="hub", boto_config=fast_config())

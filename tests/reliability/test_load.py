@@ -23,8 +23,6 @@ import urllib.parse
 from collections import Counter
 from typing import Any
 
-import pytest
-
 from powertools_sts import Credentials, STSProvider, clear_caches, get_client, get_credentials, sts
 from powertools_sts.provider import FLOOR_SECONDS
 

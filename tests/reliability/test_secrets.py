@@ -227,6 +227,11 @@ def test_a_record_without_secrets_is_left_unchanged(capture: Capture) -> None:
     assert third.msg == {"SecretAccessKey": "not-a-body-record"}
 
 
+# Found by this suite: a request signed with an entry's credentials carries the session token in its
+# X-Amz-Security-Token header, which botocore logs at DEBUG (botocore.endpoint "Sending http request",
+# botocore.auth "CanonicalRequest"); the filter masks those too since 2a47432.
+
+
 def _token_records(capture: Capture, token: str) -> list[str]:
     return sorted({r.name for r, text in zip(capture.records, capture.texts) if token in text})
 

@@ -16,6 +16,7 @@ An entry's life, for credentials expiring at ``E`` with an effective margin ``m`
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
@@ -70,10 +71,11 @@ Key = tuple[Any, ...]
 class _Entry:
     """Credentials in the cache, with the times that decide how they may be served."""
 
-    __slots__ = ("credentials", "expires_at", "fetched_at", "floor_at", "refresh_at", "retry_at")
+    __slots__ = ("credentials", "expires_at", "fetched_at", "floor_at", "refresh_at", "retry_at", "sequence")
 
-    def __init__(self, credentials: Credentials, fetched_at: float, margin: float) -> None:
+    def __init__(self, credentials: Credentials, fetched_at: float, margin: float, sequence: int = 0) -> None:
         self.credentials = credentials
+        self.sequence = sequence
         self.fetched_at = fetched_at
         self.expires_at = credentials.expiration.timestamp()
         lifetime = self.expires_at - fetched_at
@@ -92,10 +94,11 @@ class _Entry:
 class _Flight:
     """One AssumeRole in flight for an entry; callers who need its outcome wait on it."""
 
-    __slots__ = ("backed_off", "background", "credentials", "done", "error")
+    __slots__ = ("backed_off", "background", "credentials", "done", "error", "sequence")
 
     def __init__(self, background: bool = False) -> None:
         self.background = background
+        self.sequence = 0
         self.backed_off = False
         self.done = threading.Event()
         self.credentials: Credentials | None = None
@@ -184,6 +187,7 @@ class STSProvider(BaseProvider):
         self._guard = threading.Lock()
         self._entries: dict[Key, _Entry] = {}
         self._flights: dict[Key, _Flight] = {}
+        self._sequence = itertools.count(1)
         # Validating and keying the same parameters again on every get would cost more than the cache hit.
         self._validated: dict[Any, tuple[dict[str, Any], Key]] = {}
         # The client is built lazily, so Powertools' user-agent registration has nothing to tag yet.
@@ -346,7 +350,7 @@ class STSProvider(BaseProvider):
                 return flight.credentials, float("-inf")
             stored = self._entries.get(key)
             # The stored entry is this fetch's, or a newer one that a concurrent fetch stored.
-            if stored is not None and stored.expires_at >= flight.credentials.expiration.timestamp():
+            if stored is not None and stored.sequence >= flight.sequence:
                 return stored.credentials, stored.fresh_until(max_age)
             return flight.credentials, _clock.now()
         error = flight.error
@@ -374,14 +378,17 @@ class STSProvider(BaseProvider):
 
     def _fly(self, key: Key, params: dict[str, Any], max_age: float | None, flight: _Flight, entry: str | None) -> None:
         try:
+            # Fetches are ordered by when they started, not by clock or expiry: a slower, older fetch
+            # never replaces a newer one, and a clock stepped back does not keep a stale entry alive.
+            flight.sequence = next(self._sequence)
             started = _clock.now()
             creds = self._fetch(params, entry)
             if max_age != 0:
                 with self._guard:
                     stored = self._entries.get(key)
-                    if stored is None or stored.expires_at <= creds.expiration.timestamp():
+                    if stored is None or stored.sequence < flight.sequence:
                         margin = self.refresh_margin * (1 + JITTER_FRACTION * random.random())  # noqa: S311
-                        self._entries[key] = _Entry(creds, started, margin)
+                        self._entries[key] = _Entry(creds, started, margin, flight.sequence)
             flight.credentials = creds
         except AssumeRoleError as exc:
             flight.error = exc

@@ -1013,18 +1013,19 @@ def test_a_failed_uncached_get_raises(moto_sts):
     assert len(attempts) == 1
 
 
-def test_an_older_result_never_overwrites_newer_credentials(clock):
+def test_a_forced_fetch_replaces_the_entry_even_when_it_expires_earlier(clock):
+    # Rule 6: force_fetch replaces the entry. Entries are ordered by when their fetch started, not by
+    # Expiration, so a clock stepped back cannot keep an entry that is past its max_age alive.
     client, stubber = stubbed()
-    newer = datetime.fromtimestamp(clock.time + 3600, timezone.utc)
-    older = datetime.fromtimestamp(clock.time + 1800, timezone.utc)
-    stubber.add_response("assume_role", sts_response(newer, secret="newer-secret"))
-    stubber.add_response("assume_role", sts_response(older, secret="older-secret"))
+    first = datetime.fromtimestamp(clock.time + 3600, timezone.utc)
+    second = datetime.fromtimestamp(clock.time + 1800, timezone.utc)
+    stubber.add_response("assume_role", sts_response(first, secret="first-secret"))
+    stubber.add_response("assume_role", sts_response(second, secret="second-secret"))
     provider = STSProvider(boto3_client=client)
-    kept = provider.get(ROLE)
-    # A forced fetch whose answer expires earlier does not replace the entry.
-    provider.get(ROLE, force_fetch=True)
-    assert only_entry(provider).credentials is kept
-    assert provider.get(ROLE) is kept
+    provider.get(ROLE)
+    forced = provider.get(ROLE, force_fetch=True)
+    assert only_entry(provider).credentials is forced
+    assert provider.get(ROLE) is forced
     stubber.assert_no_pending_responses()
 
 

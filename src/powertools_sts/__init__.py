@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from .credentials import Credentials
 from .exceptions import AssumeRoleError, ConfigurationError
-from .middleware import get_client, get_credentials, get_session, sts
+from .middleware import sts
+from .names import get_client, get_credentials, get_session
 from .provider import STSProvider, assume_role, clear_caches
 
 __all__ = [

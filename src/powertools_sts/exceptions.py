@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-__all__ = ["AssumeRoleError", "ConfigurationError"]
+__all__ = ["AssumeRoleError", "ConfigurationError", "copy_error"]
 
 
 class ConfigurationError(ValueError):
@@ -78,3 +78,20 @@ def _rebuild(
     message: str, role_arn: str | None, code: str | None, entry: str | None, failures: dict[str, AssumeRoleError]
 ) -> AssumeRoleError:
     return AssumeRoleError(message, role_arn=role_arn, code=code, entry=entry, failures=failures)
+
+
+def copy_error(error: AssumeRoleError) -> AssumeRoleError:
+    """Return a new AssumeRoleError like ``error``, chained to it: what each waiter of a failed fetch raises.
+
+    One exception object raised in several threads would grow one traceback with every raise.
+
+    Example
+    -------
+    >>> original = AssumeRoleError("denied", role_arn="arn:aws:iam::111122223333:role/r", code="AccessDenied")
+    >>> copy = copy_error(original)
+    >>> (copy is original, copy.__cause__ is original, copy.code, str(copy))
+    (False, True, 'AccessDenied', 'denied')
+    """
+    copy = _rebuild(str(error), error.role_arn, error.code, error.entry, error.failures)
+    copy.__cause__ = error
+    return copy

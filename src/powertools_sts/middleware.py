@@ -1,4 +1,4 @@
-"""The ``sts`` handler decorator: @middy/sts for Powertools, and the accessors a handler reads it with.
+"""The ``sts`` handler decorator: @middy/sts for Powertools.
 
 Two paths, kept apart:
 
@@ -6,6 +6,8 @@ Two paths, kept apart:
   every entry is prefetched concurrently on worker threads, so the import never waits on STS.
 - Each invocation (``_middleware``'s step): one clock read against the layer's deadline, the earliest time any
   of its entries stops being fresh. Only past it does ``_Layer.prepare`` ask the provider.
+
+Which entry a name means inside the handler is :mod:`powertools_sts.names`' business.
 """
 
 from __future__ import annotations
@@ -13,20 +15,17 @@ from __future__ import annotations
 import logging
 import os
 import re
-import threading
-import weakref
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 
-from . import _clock
+from . import _clock, _state
 from .exceptions import AssumeRoleError, ConfigurationError
-from .provider import FLOOR_SECONDS, Key, STSProvider, register_cache
-from .sessions import Handles, refreshing_session
+from .names import hub_entry, register_names
+from .provider import FLOOR_SECONDS, STSProvider
+from .sessions import SessionCache, refreshing_session, value_key
 from .tracing import capture_botocore, current_entity, run_traced
 from .validation import (
     MAX_CHAINED_DURATION,
@@ -43,28 +42,18 @@ if TYPE_CHECKING:
 
     from .credentials import Credentials
 
-__all__ = ["get_client", "get_credentials", "get_session", "sts"]
+__all__ = ["sts"]
 
 logger = logging.getLogger("powertools_sts")
 
 _INF = float("inf")
-# The scoped layers around the running invocation: (innermost, (next, (...))), or None.
-Chain = tuple["_Layer", Any]
-_current: ContextVar[Chain | None] = ContextVar("powertools_sts_layers", default=None)
-_LAYERS: weakref.WeakSet[_Layer] = weakref.WeakSet()
-_NAMED: dict[str, weakref.WeakSet[_Slot]] = {}
-_UNIQUE: dict[str, weakref.ref[_Slot]] = {}
-_REGISTRY_LOCK = threading.Lock()
-_SHARED: dict[tuple[Any, ...], tuple[STSProvider, tuple[Any, ...]]] = {}
-_POOL: list[ThreadPoolExecutor] = []
-_POOL_LOCK = threading.Lock()
 _CHAINED = "__powertools_sts_chained__"
 
 
 class _Slot:
     """One ``fetch_data`` entry of one layer: its parameters, key, and the credentials it last handed out."""
 
-    __slots__ = ("__weakref__", "handles", "key", "layer", "max_age", "name", "params", "provider", "state")
+    __slots__ = ("__weakref__", "key", "layer", "max_age", "name", "params", "provider", "sessions", "state")
 
     def __init__(self, layer: _Layer, name: str, params: dict[str, Any], max_age: float | None) -> None:
         self.layer = layer
@@ -72,11 +61,11 @@ class _Slot:
         self.params = params
         self.max_age = max_age
         self.provider: STSProvider | None = None
-        self.key: Key = ()
+        self.key: tuple[Any, ...] = ()
         # (credentials, reusable until): one tuple, swapped whole, so a reader on another thread never
         # pairs new credentials with an old deadline or the reverse.
         self.state: tuple[Credentials | None, float] = (None, -_INF)
-        self.handles = Handles(self.credentials)
+        self.sessions = SessionCache(self.credentials)
 
     def credentials(self) -> Credentials:
         creds, until = self.state
@@ -90,7 +79,7 @@ class _Slot:
                 f"entry {self.name!r}: aws_client_assume_role={self.layer.hub_name!r} is not bound to an outer "
                 "sts layer yet; its credentials can be had inside the decorated handler only"
             )
-        creds, until = self.provider.credentials_for(
+        creds, until = self.provider._credentials_for(
             self.key, self.params, self.max_age, entry=self.name, background=background
         )
         if self.max_age == 0:
@@ -103,25 +92,42 @@ class _Slot:
         self.state = (None, -_INF)
 
 
+class _ChainedProvider(STSProvider):
+    """The provider of a chained layer: its STS client signs with the hub entry's current credentials.
+
+    The client's session is built with the client, so a reset or a fork, which drop the client, drop
+    it too. Its credentials are refreshable and read the hub entry whenever they change: a refreshed
+    hub is used at the next fetch, a failed one is never remembered.
+    """
+
+    def __init__(self, hub: _Slot, *, boto_config: Config | None, refresh_margin: float) -> None:
+        self.hub = hub
+        super().__init__(boto_config=boto_config, refresh_margin=refresh_margin)
+
+    def _build_client(self) -> STSClient:
+        client: STSClient = refreshing_session(self.hub.credentials).client("sts", config=self._config)
+        return client
+
+
 class _Layer:
     """The state of one applied ``sts(...)``."""
 
     __slots__ = (
         "__weakref__",
-        "around",
         "boto_config",
         "cache_key",
         "capture",
         "context_names",
         "deadline",
-        "dynamic",
+        "fetch_every_invocation",
         "hub",
         "hub_name",
+        "hub_per_invocation",
         "refresh_margin",
         "scoped",
         "slots",
         "static_hub",
-        "zero",
+        "wraps_call",
     )
 
     def __init__(
@@ -141,24 +147,25 @@ class _Layer:
         self.hub_name = hub_name
         self.hub: _Slot | None = None
         # static_hub: the hub entry of the outer layer this one was stacked in when both were applied.
-        # dynamic: bound at an invocation instead, so each invocation checks it runs inside the same hub.
+        # hub_per_invocation: bound at an invocation instead, so each invocation checks it runs inside
+        # the same hub.
         self.static_hub: _Slot | None = None
-        self.dynamic = False
+        self.hub_per_invocation = False
         self.capture = capture
         self.boto_config = boto_config
-        self.zero = max_age == 0
+        self.fetch_every_invocation = max_age == 0
         self.deadline = -_INF
         self.slots = {name: _Slot(self, name, params, max_age) for name, params in entries.items()}
         self.context_names = (
             tuple((_identifier(name), slot) for name, slot in self.slots.items()) if set_to_context else ()
         )
         # scoped: one of this layer's names is borne by another entry configuration in the process, so
-        # get_credentials must be told which layers surround the invocation (see _register). A name
-        # borne by one configuration needs no scope, and a ContextVar set/reset per invocation would
-        # cost more than the whole Powertools factory wrapper. around: scoped or set_to_context.
+        # get_credentials must be told which layers surround the invocation (see names.register_names).
+        # A name borne by one configuration needs no scope, and a ContextVar set/reset per invocation
+        # would cost more than the whole Powertools factory wrapper. wraps_call: scoped or set_to_context.
         self.scoped = False
-        self.around = set_to_context
-        _LAYERS.add(self)
+        self.wraps_call = set_to_context
+        _state.register(self)
 
     def run(self, handler: Callable[..., Any], event: Any, context: Any, kwargs: dict[str, Any]) -> Any:
         """Call the handler with the context attributes and the name scope this layer needs."""
@@ -166,41 +173,38 @@ class _Layer:
             setattr(context, attr, slot.state[0])
         if not self.scoped:
             return handler(event, context, **kwargs)
-        token = _current.set((self, _current.get()))
+        token = _state.current_layers.set((self, _state.current_layers.get()))
         try:
             return handler(event, context, **kwargs)
         finally:
-            _current.reset(token)
+            _state.current_layers.reset(token)
 
-    def use(self, provider: STSProvider, identity: Any) -> None:
+    def use(self, provider: STSProvider, signer: Any) -> None:
         for slot in self.slots.values():
             slot.provider = provider
-            slot.key = (self.cache_key, identity, cache_key_of(slot.params))
+            slot.key = (self.cache_key, signer, cache_key_of(slot.params))
 
     def bind_hub(self, hub: _Slot) -> None:
         """Sign this layer's AssumeRole with the current credentials of ``hub`` (role chaining)."""
         assert hub.provider is not None  # noqa: S101  # an outer layer's slots are bound when it is applied
         # Per hub slot, not per hub key: two slots of one key may differ in max_age, and the chained
         # client must sign with what this hub slot hands out.
-        shared = ("chain", id(hub), id(self.boto_config), self.refresh_margin)
-        found = _SHARED.get(shared)
-        if found is None:
-            # The session's credentials are refreshable and read the hub entry whenever they near their
-            # end: a refreshed hub is used at the next fetch, a failed one is never remembered.
-            session = refreshing_session(hub.credentials)
-            provider = STSProvider(
-                boto3_session=session, boto_config=self.boto_config, refresh_margin=self.refresh_margin
-            )
-            found = _SHARED[shared] = (provider, (hub, self.boto_config))
-        self.use(found[0], ("chain", hub.key))
+        shared = ("chain", id(hub), value_key(self.boto_config, "boto_config"), self.refresh_margin)
+        with _state.lock:
+            provider = _state.shared_providers.get(shared)
+            if provider is None:
+                provider = _state.shared_providers[shared] = _ChainedProvider(
+                    hub, boto_config=self.boto_config, refresh_margin=self.refresh_margin
+                )
+        self.use(provider, ("chain", hub.key))
         self.hub = hub
 
     def prepare(self) -> None:
         """Make every entry usable for this invocation; raise one AssumeRoleError naming every failure."""
-        if self.hub_name is not None and (self.hub is None or self.dynamic):
+        if self.hub_name is not None and (self.hub is None or self.hub_per_invocation):
             self._check_hub()
         now = _clock.now()
-        due = [slot for slot in self.slots.values() if self.zero or not now < slot.state[1]]
+        due = [slot for slot in self.slots.values() if self.fetch_every_invocation or not now < slot.state[1]]
         failures: dict[str, AssumeRoleError] = {}
         if len(due) == 1:
             try:
@@ -209,7 +213,7 @@ class _Layer:
                 failures[due[0].name] = exc
         elif due:
             entity = current_entity()
-            futures = [(slot, _pool().submit(run_traced, entity, slot.refresh)) for slot in due]
+            futures = [(slot, _state.start_worker(_traced_refresh(entity, slot))) for slot in due]
             for slot, future in futures:
                 try:
                     future.result()
@@ -227,20 +231,28 @@ class _Layer:
                 entry=first.entry,
                 failures=failures,
             ) from first
-        self.deadline = -_INF if self.zero or self.dynamic else min(slot.state[1] for slot in self.slots.values())
+        self.deadline = (
+            -_INF
+            if self.fetch_every_invocation or self.hub_per_invocation
+            else min(slot.state[1] for slot in self.slots.values())
+        )
 
     def _check_hub(self) -> None:
-        hub = self.static_hub or _hub(_current.get(), self.hub_name or "")
+        hub = self.static_hub or hub_entry(self.hub_name or "")
         if self.hub is None:
             self.bind_hub(hub)
-            self.dynamic = self.static_hub is None
+            self.hub_per_invocation = self.static_hub is None
         elif hub is not self.hub:
             raise ConfigurationError(_two_hubs(self.hub_name))
 
     def reset(self) -> None:
+        """Forget the credentials every entry last handed out (what ``clear_caches()`` does)."""
         self.deadline = -_INF
         for slot in self.slots.values():
             slot.reset()
+
+    def after_fork(self) -> None:
+        """Nothing to do: entries keep credentials still fresh by the clock, and a layer has no lock."""
 
 
 def _two_hubs(name: str | None) -> str:
@@ -257,140 +269,6 @@ def _identifier(name: str) -> str:
     return f"_{attr}" if attr[:1].isdigit() else attr
 
 
-def _pool() -> ThreadPoolExecutor:
-    if not _POOL:
-        with _POOL_LOCK:
-            if not _POOL:
-                _POOL.append(ThreadPoolExecutor(max_workers=16, thread_name_prefix="powertools-sts"))
-    return _POOL[0]
-
-
-def _within(chain: Chain | None, name: str) -> _Slot | None:
-    while chain is not None:
-        slot = chain[0].slots.get(name)
-        if slot is not None:
-            return slot
-        chain = chain[1]
-    return None
-
-
-def _find(chain: Chain | None, name: str) -> _Slot:
-    """Return the slot ``name`` of the layers around the invocation, innermost first, else the process's one."""
-    slot = _within(chain, name)
-    return slot if slot is not None else _outside(name)
-
-
-def _hub(chain: Chain | None, name: str) -> _Slot:
-    try:
-        return _find(chain, name)
-    except ConfigurationError as exc:
-        raise ConfigurationError(
-            f"aws_client_assume_role={name!r}: no outer sts layer defines an entry named {name!r}; "
-            "put the sts layer whose fetch_data has it outside this one"
-        ) from exc
-
-
-def _config(slot: _Slot) -> Any:
-    # Slots with the same provider, key and max_age hand out the same credentials.
-    return (id(slot.provider), slot.key, slot.max_age) if slot.provider is not None else id(slot)
-
-
-def _register(layer: _Layer) -> None:
-    with _REGISTRY_LOCK:
-        for name, slot in layer.slots.items():
-            group = _NAMED.setdefault(name, weakref.WeakSet())
-            group.add(slot)
-            _UNIQUE.pop(name, None)
-            bearers = list(group)
-            if len({_config(other) for other in bearers}) > 1:
-                # The name is ambiguous in the process: from now on these layers tell get_credentials
-                # which of them surround the invocation.
-                for other in bearers:
-                    other.layer.scoped = other.layer.around = True
-
-
-def _outside(name: str) -> _Slot:
-    # Outside an invocation (a worker thread, say) a name resolves when exactly one entry configuration
-    # in the process bears it; anything else would risk handing out another handler's credentials.
-    ref = _UNIQUE.get(name)
-    slot = ref() if ref is not None else None
-    if slot is not None:
-        return slot
-    with _REGISTRY_LOCK:
-        bearers = list(_NAMED.get(name, ()))
-        if len({_config(other) for other in bearers}) == 1:
-            _UNIQUE[name] = weakref.ref(bearers[0])
-            return bearers[0]
-    reason = "no sts layer has an entry" if not bearers else f"{len(bearers)} different sts entries are"
-    raise ConfigurationError(
-        f"{reason} named {name!r} for this call: outside an sts-decorated invocation (a worker thread, say) a "
-        "name resolves only when exactly one entry in the process bears it. Read the credentials inside the "
-        "handler with get_credentials(name) and pass them on explicitly, e.g. "
-        "boto3.client('s3', **creds.as_boto3_kwargs())"
-    )
-
-
-def _slot(name: str) -> _Slot:
-    return _find(_current.get(), name)
-
-
-def get_credentials(name: str) -> Credentials:
-    """Return the current credentials of entry ``name`` of the ``sts`` layers around this invocation.
-
-    A cache hit costs no STS call; the credentials have at least the floor (60 s) left.
-
-    Parameters
-    ----------
-    name:
-        An entry name of ``fetch_data``.
-
-    Raises
-    ------
-    ConfigurationError
-        When no layer around the invocation defines ``name`` (and, outside an invocation, when not
-        exactly one entry in the process bears it).
-    AssumeRoleError
-        When the credentials had to be refreshed and could not be.
-
-    Example
-    -------
-    >>> from powertools_sts import sts, get_credentials
-    >>> @sts(fetch_data={"reports": "arn:aws:iam::111122223333:role/reports"})  # doctest: +SKIP
-    ... def handler(event, context):
-    ...     creds = get_credentials("reports")
-    ...     return creds.access_key_id
-    """
-    return _slot(name).credentials()
-
-
-def get_session(name: str, *, region_name: str | None = None) -> boto3.session.Session:
-    """Return a boto3 session of entry ``name`` whose credentials refresh themselves.
-
-    Cached per entry and region: the same object on every warm invocation, usable across refreshes
-    and through a 15-minute invocation.
-
-    Example
-    -------
-    >>> from powertools_sts import get_session
-    >>> table = get_session("reports", region_name="eu-west-1").resource("dynamodb").Table("t")  # doctest: +SKIP
-    """
-    return _slot(name).handles.session(region_name)
-
-
-def get_client(name: str, service_name: str, **client_kwargs: Any) -> Any:
-    """Return a boto3 client of ``service_name`` signed with entry ``name``'s credentials.
-
-    Cached per entry, service and arguments: the same object on every warm invocation, where building
-    one costs milliseconds. Its credentials refresh themselves.
-
-    Example
-    -------
-    >>> from powertools_sts import get_client
-    >>> get_client("reports", "s3").put_object(Bucket="b", Key="k", Body=b"...")  # doctest: +SKIP
-    """
-    return _slot(name).handles.client(service_name, **client_kwargs)
-
-
 def _middleware(layer: _Layer, traced: bool) -> Callable[..., Any]:
     """Return the Powertools factory middleware of ``layer``: the per-invocation step."""
 
@@ -398,7 +276,7 @@ def _middleware(layer: _Layer, traced: bool) -> Callable[..., Any]:
         # The hot path: one clock read against the earliest end of freshness of the layer's entries.
         if not _clock.now() < layer.deadline:
             layer.prepare()
-        if layer.around:
+        if layer.wraps_call:
             return layer.run(handler, event, context, kwargs)
         return handler(event, context, **kwargs)
 
@@ -436,18 +314,20 @@ def _entries(fetch_data: Any, chained: bool) -> dict[str, dict[str, Any]]:
 def _shared_provider(boto3_session: Any, boto3_client: Any, boto_config: Any, refresh_margin: float) -> STSProvider:
     # Layers with the same signing configuration share one provider, and so one STS client (about
     # 50 ms each at cold start); their entries stay apart through the key's cache_key and parameters.
-    shared = (id(boto3_session), id(boto3_client), id(boto_config), refresh_margin)
-    found = _SHARED.get(shared)
-    if found is None:
-        provider = STSProvider(
-            boto3_session=boto3_session,
-            boto3_client=boto3_client,
-            boto_config=boto_config,
-            refresh_margin=refresh_margin,
-        )
-        # The objects ride along so that their ids, the key, cannot be reused while the entry lives.
-        found = _SHARED[shared] = (provider, (boto3_session, boto3_client, boto_config))
-    return found[0]
+    # A session or client is keyed by identity: the provider keeps it alive, so its id cannot be reused
+    # while the provider is registered. A Config is keyed by value: an equal one shares the provider.
+    shared = (id(boto3_session), id(boto3_client), value_key(boto_config, "boto_config"), refresh_margin)
+    with _state.lock:
+        provider = _state.shared_providers.get(shared)
+        if provider is None:
+            provider = _state.shared_providers[shared] = STSProvider(
+                boto3_session=boto3_session,
+                boto3_client=boto3_client,
+                boto_config=boto_config,
+                refresh_margin=refresh_margin,
+            )
+    shared_provider: STSProvider = provider
+    return shared_provider
 
 
 def _snap_start() -> bool:
@@ -455,11 +335,18 @@ def _snap_start() -> bool:
     return os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start"
 
 
-def _prefetch(slot: _Slot) -> None:
-    try:
-        run_traced(None, lambda: slot.refresh(background=True))
-    except Exception as exc:  # an import must never fail because STS is unreachable
-        logger.warning("Prefetching entry %r failed; the first invocation fetches it again: %s", slot.name, exc)
+def _prefetcher(slot: _Slot) -> Callable[[], None]:
+    def prefetch() -> None:
+        try:
+            run_traced(None, lambda: slot.refresh(background=True))
+        except Exception as exc:  # an import must never fail because STS is unreachable
+            logger.warning("Prefetching entry %r failed; the first invocation fetches it again: %s", slot.name, exc)
+
+    return prefetch
+
+
+def _traced_refresh(entity: Any, slot: _Slot) -> Callable[[], Credentials]:
+    return lambda: run_traced(entity, slot.refresh)
 
 
 def sts(
@@ -569,10 +456,10 @@ def sts(
     )
     if aws_client_assume_role is None:
         layer.use(_shared_provider(boto3_session, boto3_client, boto_config, margin), None)
-    _register(layer)
+    register_names(layer)
     if aws_client_assume_role is None and prefetch and seconds != 0 and not _snap_start():
         for slot in layer.slots.values():
-            _pool().submit(_prefetch, slot)
+            _state.start_worker(_prefetcher(slot), name="powertools-sts-prefetch")
 
     traced = resolve_truthy_env_var_choice(
         env=os.getenv("POWERTOOLS_TRACE_MIDDLEWARES", "false"), choice=trace_execution
@@ -600,11 +487,3 @@ def sts(
         return wrapped
 
     return apply
-
-
-def _reset_all() -> None:
-    for layer in list(_LAYERS):
-        layer.reset()
-
-
-register_cache(_reset_all)

@@ -4,18 +4,21 @@ Why not Powertools' own cache: ``BaseProvider.get`` keys entries by name only (t
 or ExternalIds would share credentials), expires them on a naive local clock with a fixed ``max_age``
 that knows nothing of ``Expiration``, and throws away still-valid credentials when a refresh fails.
 So this provider keeps the Powertools shape (``get``, ``_get``, ``clear_cache``, ``boto3_session`` /
-``boto3_client`` / ``boto_config``) and owns the cache.
+``boto3_client`` / ``boto_config``) and owns the cache. Its state lives on the instance; the process
+reaches it through :mod:`powertools_sts._state` (a reset, a fork).
 
 An entry's life, for credentials expiring at ``E`` with an effective margin ``m``::
 
     fetched ---- fresh ---- E-m ---- refresh window ---- E-60 ---- floor ---- E
                  served from cache   one caller refreshes;        never served;
                                      on failure the old ones      a caller waits for
-                                     serve, with a back-off       a fetch or gets an error
+                                     serve, with a back-off       a fetch or gets an error;
+                                                                  the entry is evicted
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -23,16 +26,16 @@ import random
 import re
 import secrets
 import threading
-import weakref
-from collections.abc import Callable
+from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters.base import BaseProvider
 
-from . import _clock, redaction
+from . import _clock, _state, redaction
 from .credentials import Credentials
-from .exceptions import AssumeRoleError, ConfigurationError
+from .exceptions import AssumeRoleError, ConfigurationError, copy_error
+from .sessions import new_boto3_session
 from .validation import cache_key_of, validate_assume_role_params, validate_max_age, validate_refresh_margin
 
 if TYPE_CHECKING:
@@ -48,7 +51,6 @@ __all__ = [
     "assume_role",
     "clear_caches",
     "default_role_session_name",
-    "new_boto3_session",
 ]
 
 logger = logging.getLogger("powertools_sts")
@@ -62,10 +64,12 @@ BACKOFF_SECONDS = 5.0
 #: Each entry's margin is raised by a random 0..25% of ``refresh_margin``, so that containers
 #: started together do not refresh in the same second (300 s spreads refreshes over 75 s).
 JITTER_FRACTION = 0.25
+# Entries past the floor are swept out at most this often (on the fetch path, never on a cache hit).
+_SWEEP_SECONDS = 60.0
 
-# Key of an entry: (namespace, identity, canonical parameters). The namespace is the decorator's
-# cache_key (None for direct use); the identity says who signs the call (None: this provider's client).
-Key = tuple[Any, ...]
+# Key of an entry: (namespace, signer, canonical parameters). The namespace is the decorator's
+# cache_key (None for direct use); the signer says who signs the call (None: this provider's client).
+_Key = tuple[Any, ...]
 
 
 class _Entry:
@@ -73,7 +77,7 @@ class _Entry:
 
     __slots__ = ("credentials", "expires_at", "fetched_at", "floor_at", "refresh_at", "retry_at", "sequence")
 
-    def __init__(self, credentials: Credentials, fetched_at: float, margin: float, sequence: int = 0) -> None:
+    def __init__(self, credentials: Credentials, fetched_at: float, margin: float, sequence: int) -> None:
         self.credentials = credentials
         self.sequence = sequence
         self.fetched_at = fetched_at
@@ -92,22 +96,24 @@ class _Entry:
 
 
 class _Flight:
-    """One AssumeRole in flight for an entry; callers who need its outcome wait on it."""
+    """One AssumeRole in flight for an entry; callers who need its outcome wait on it.
 
-    __slots__ = ("backed_off", "background", "credentials", "done", "error", "sequence")
+    It always ends with ``credentials`` or ``error`` set, then ``done``: whatever the owner met, the
+    waiters get credentials or an ``AssumeRoleError``.
+    """
 
-    def __init__(self, background: bool = False) -> None:
+    __slots__ = ("background", "credentials", "done", "error", "generation", "sequence", "warn_stale")
+
+    def __init__(self, background: bool, generation: int, sequence: int) -> None:
         self.background = background
-        self.sequence = 0
-        self.backed_off = False
+        self.generation = generation
+        # Fetches are ordered by when they started, not by clock or expiry: a slower, older fetch
+        # never replaces a newer one, and a clock stepped back does not keep a stale entry alive.
+        self.sequence = sequence
+        self.warn_stale = False
         self.done = threading.Event()
         self.credentials: Credentials | None = None
         self.error: AssumeRoleError | None = None
-
-
-_PROVIDERS: weakref.WeakSet[STSProvider] = weakref.WeakSet()
-_CLEARERS: list[Callable[[], None]] = []
-_SESSION_SUFFIX: list[str] = []
 
 
 def default_role_session_name() -> str:
@@ -115,7 +121,8 @@ def default_role_session_name() -> str:
 
     CloudTrail records the session name, so it says which function assumed the role: the sanitised
     ``AWS_LAMBDA_FUNCTION_NAME`` plus a random suffix drawn once per process (stable across
-    refreshes), or ``powertools-sts-<suffix>`` outside Lambda. Always 2-64 characters.
+    refreshes, drawn anew in a forked child), or ``powertools-sts-<suffix>`` outside Lambda.
+    Always 2-64 characters.
 
     Example
     -------
@@ -125,10 +132,10 @@ def default_role_session_name() -> str:
     True
     >>> del os.environ["AWS_LAMBDA_FUNCTION_NAME"]
     """
-    if not _SESSION_SUFFIX:
-        _SESSION_SUFFIX.append(secrets.token_hex(4))
+    if not _state.session_suffix:
+        _state.session_suffix = secrets.token_hex(4)
     function = re.sub(r"[^\w+=,.@-]", "-", os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""), flags=re.ASCII)
-    return f"{function[:55] or 'powertools-sts'}-{_SESSION_SUFFIX[0]}"
+    return f"{function[:55] or 'powertools-sts'}-{_state.session_suffix}"
 
 
 class STSProvider(BaseProvider):
@@ -136,7 +143,7 @@ class STSProvider(BaseProvider):
 
     A Powertools parameter provider: ``get`` returns cached credentials while they are fresh, and
     never credentials with less than ``FLOOR_SECONDS`` left. The STS client is built on the first
-    fetch, not before.
+    fetch, not before. Entries that can no longer be served (past the floor) are evicted.
 
     Parameters
     ----------
@@ -151,16 +158,20 @@ class STSProvider(BaseProvider):
         Seconds before ``Expiration`` at which credentials stop being fresh and are refreshed
         (default 300). Capped at half the credentials' lifetime and raised by a random jitter of up
         to ``JITTER_FRACTION`` of itself, per entry.
+    max_entries:
+        At most this many entries are kept; the least recently used one goes first. None (the
+        default): no bound but the one eviction gives (entries in use).
 
     Raises
     ------
     ConfigurationError
-        For a negative or non-numeric ``refresh_margin`` or a ``boto_config`` that is not a Config.
+        For a negative or non-numeric ``refresh_margin``, a ``max_entries`` that is not a whole
+        number >= 1, or a ``boto_config`` that is not a Config.
 
     Example
     -------
     >>> from powertools_sts import STSProvider
-    >>> provider = STSProvider(refresh_margin=600)
+    >>> provider = STSProvider(refresh_margin=600, max_entries=1000)
     >>> creds = provider.get("arn:aws:iam::111122223333:role/reports", ExternalId="x-1234")  # doctest: +SKIP
     >>> creds.expiration  # doctest: +SKIP
     datetime.datetime(2030, 1, 1, 1, 0, tzinfo=datetime.timezone.utc)
@@ -173,26 +184,37 @@ class STSProvider(BaseProvider):
         boto3_client: STSClient | None = None,
         boto_config: Config | None = None,
         refresh_margin: float = 300,
+        max_entries: int | None = None,
     ) -> None:
         self.refresh_margin = validate_refresh_margin(refresh_margin)
+        if max_entries is not None and (type(max_entries) is not int or max_entries < 1):
+            raise ConfigurationError(f"max_entries must be a whole number >= 1 or None, got {max_entries!r}")
         from botocore.config import Config as BotoConfig  # loaded already: Powertools' provider base imports boto3
 
         if boto_config is not None and not isinstance(boto_config, BotoConfig):
             raise ConfigurationError(f"boto_config must be a botocore.config.Config, got {type(boto_config).__name__}")
+        self.max_entries = max_entries
+        self._boto_config = boto_config
         self._boto3_session = boto3_session
         self._boto3_client = boto3_client
-        self._boto_config = boto_config
+        # Fail in seconds, not at the function's timeout, when STS is out of reach (a VPC with no
+        # route to the endpoint); Throttling and 5xx are retried by botocore's standard mode.
+        config = BotoConfig(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=2, read_timeout=5)
+        self._config = config.merge(boto_config) if boto_config is not None else config
         self._client: STSClient | None = boto3_client
         self._client_lock = threading.Lock()
         self._guard = threading.Lock()
-        self._entries: dict[Key, _Entry] = {}
-        self._flights: dict[Key, _Flight] = {}
+        self._entries: OrderedDict[_Key, _Entry] = OrderedDict()
+        self._flights: dict[_Key, _Flight] = {}
         self._sequence = itertools.count(1)
+        # A reset starts a new generation: a flight of an older one lands without storing.
+        self._generation = 0
+        self._sweep_at = 0.0
         # Validating and keying the same parameters again on every get would cost more than the cache hit.
-        self._validated: dict[Any, tuple[dict[str, Any], Key]] = {}
+        self._validated: dict[Any, tuple[dict[str, Any], _Key]] = {}
         # The client is built lazily, so Powertools' user-agent registration has nothing to tag yet.
         super().__init__()  # type: ignore[no-untyped-call]
-        _PROVIDERS.add(self)
+        _state.register(self)
         _hook_snap_start()
 
     def __repr__(self) -> str:
@@ -266,7 +288,7 @@ class STSProvider(BaseProvider):
                 if len(self._validated) >= 256:
                     self._validated.clear()
                 self._validated[memo] = known
-        return self.credentials_for(known[1], known[0], seconds, force_fetch)[0]
+        return self._credentials_for(known[1], known[0], seconds, force_fetch)[0]
 
     def clear_cache(self) -> None:
         """Forget every cached credential of this provider (the STS client is kept).
@@ -279,11 +301,68 @@ class STSProvider(BaseProvider):
             self._entries.clear()
         super().clear_cache()  # type: ignore[no-untyped-call]
 
+    def reset(self) -> None:
+        """Forget every credential and the STS client this provider built; discard fetches in flight.
+
+        What ``clear_caches()`` does to every provider. A fetch that lands afterwards is handed to the
+        callers who were waiting for it, and never stored.
+
+        Example
+        -------
+        >>> STSProvider().reset()
+        """
+        with self._guard:
+            self._generation += 1
+            self._entries.clear()
+            self._flights.clear()
+        with self._client_lock:
+            self._client = self._boto3_client
+
+    def after_fork(self) -> None:
+        """In a forked child: new locks, no flight, an STS client of its own; fresh credentials are kept.
+
+        Example
+        -------
+        >>> STSProvider().after_fork()  # what a fork runs in the child
+        """
+        # Another thread of the parent may have held these at the fork; in the child it never releases them.
+        self._guard = threading.Lock()
+        self._client_lock = threading.Lock()
+        # The owners of these flights are threads of the parent: nobody in the child would land them.
+        self._flights = {}
+        # The client's connection pool holds the parent's sockets. A client the user gave is theirs to manage.
+        self._client = self._boto3_client
+
+    def retry_budget(self) -> float:
+        """Return the longest time, in seconds, one AssumeRole of this provider's STS client can take.
+
+        Every attempt's connect and read timeouts, plus botocore's longest back-off between attempts
+        (``standard`` mode: up to 2**i s, at most 20 s, plus up to 5 s of a retry-after header), plus
+        one second. A caller that joins another caller's fetch waits this long at most.
+
+        Example
+        -------
+        >>> STSProvider().retry_budget()  # 3 attempts of 2 s + 5 s, back-offs of 1 + 5 and 2 + 5 s, 1 s
+        35.0
+        """
+        client = self._client
+        config: Any = client.meta.config if client is not None else self._config
+        retries = getattr(config, "retries", None) or {}
+        attempts = retries.get("total_max_attempts")
+        if attempts is None and retries.get("max_attempts") is not None:
+            attempts = retries["max_attempts"] + 1
+        if attempts is None:
+            attempts = 5 if retries.get("mode") == "legacy" else 3
+        connect = config.connect_timeout if isinstance(config.connect_timeout, (int, float)) else 60
+        read = config.read_timeout if isinstance(config.read_timeout, (int, float)) else 60
+        backoff = sum(min(2.0**retry, 20.0) + 5.0 for retry in range(attempts - 1))
+        return float(attempts * (connect + read) + backoff + 1.0)
+
     # -- the cache -----------------------------------------------------------------------------------
 
-    def credentials_for(
+    def _credentials_for(
         self,
-        key: Key,
+        key: _Key,
         params: dict[str, Any],
         max_age: float | None,
         force_fetch: bool = False,
@@ -296,30 +375,40 @@ class STSProvider(BaseProvider):
         applied and keys entries by its own ``cache_key``. The second value is an epoch time: a caller
         may hand out the same credentials without asking again until then (``-inf`` with
         ``max_age=0``). ``background`` marks a fetch nobody waits for (a prefetch): a caller who joins
-        it and sees it fail fetches once more for itself instead of inheriting the failure.
-
-        Example
-        -------
-        >>> params = {"RoleArn": "arn:aws:iam::111122223333:role/r"}
-        >>> creds, until = STSProvider().credentials_for((None, None, cache_key_of(params)), params, None)  # doctest: +SKIP
+        it and sees it fail asks once more for itself instead of inheriting the failure.
         """
         if not force_fetch and max_age != 0:
             cached = self._entries.get(key)
             if cached is not None:
                 until = cached.fresh_until(max_age)
                 if _clock.now() < until:
+                    if self.max_entries is not None:
+                        self._mark_used(key)
                     return cached.credentials, until
-        return self._refresh(key, params, max_age, force_fetch, entry, background)
+        served = self._serve_or_fetch(key, params, max_age, force_fetch, entry, background, True)
+        while served is None:
+            # A failed prefetch is no caller's failure: ask once more, as the owner of a fetch or its waiter.
+            served = self._serve_or_fetch(key, params, max_age, force_fetch, entry, background, False)
+        return served
 
-    def _refresh(
+    def _mark_used(self, key: _Key) -> None:
+        with contextlib.suppress(KeyError):  # evicted meanwhile by another thread
+            self._entries.move_to_end(key)
+
+    def _serve_or_fetch(
         self,
-        key: Key,
+        key: _Key,
         params: dict[str, Any],
         max_age: float | None,
         force_fetch: bool,
         entry: str | None,
         background: bool,
-    ) -> tuple[Credentials, float]:
+        may_ask_again: bool,
+    ) -> tuple[Credentials, float] | None:
+        """Serve from the cache, join the fetch in flight, or fetch.
+
+        None when a joined prefetch failed and the caller ``may_ask_again``.
+        """
         caching = max_age != 0
         with self._guard:
             now = _clock.now()
@@ -334,19 +423,37 @@ class STSProvider(BaseProvider):
                 return cached.credentials, (now if flight is not None else min(cached.retry_at, cached.floor_at))
             owner = flight is None
             if flight is None:
-                flight = _Flight(background)
+                flight = _Flight(background, self._generation, next(self._sequence))
                 if caching:
                     self._flights[key] = flight
         if owner:
-            self._fly(key, params, max_age, flight, entry)
-        elif not flight.done.wait(self._wait_timeout()) or (flight.error is not None and flight.background):
-            # A fetch left in flight (a prefetch when the sandbox froze, say) is not waited on longer
-            # than the client's own read timeout, and a failed prefetch is no caller's failure: this
-            # caller fetches for itself.
-            flight = _Flight()
-            self._fly(key, params, max_age, flight, entry)
+            self._assume_into(key, params, max_age, flight, entry)
+        elif not flight.done.wait(self.retry_budget()):
+            # Never a second AssumeRole beside one in flight: the owner's own timeouts end it within
+            # the budget, so a flight still running past it was lost (its thread frozen or killed).
+            where = _where(params["RoleArn"], entry)
+            raise AssumeRoleError(
+                f"AssumeRole for {where} did not finish within {self.retry_budget():.0f} s (the STS client's "
+                "retry budget) while this caller waited for it",
+                role_arn=params["RoleArn"],
+                entry=entry,
+            )
+        elif flight.error is not None and flight.background and not background and may_ask_again:
+            return None
+        return self._outcome(key, params, max_age, force_fetch, flight, owner)
+
+    def _outcome(
+        self,
+        key: _Key,
+        params: dict[str, Any],
+        max_age: float | None,
+        force_fetch: bool,
+        flight: _Flight,
+        owner: bool,
+    ) -> tuple[Credentials, float]:
+        """Give one caller of a landed flight its credentials, still-valid ones, or an error."""
         if flight.credentials is not None:
-            if not caching:
+            if max_age == 0:
                 return flight.credentials, float("-inf")
             stored = self._entries.get(key)
             # The stored entry is this fetch's, or a newer one that a concurrent fetch stored.
@@ -354,14 +461,14 @@ class STSProvider(BaseProvider):
                 return stored.credentials, stored.fresh_until(max_age)
             return flight.credentials, _clock.now()
         error = flight.error
-        assert error is not None  # noqa: S101  # a finished flight holds credentials or an error
+        assert error is not None  # noqa: S101  # _assume_into always sets one of the two
         with self._guard:
             now = _clock.now()
             stale = self._entries.get(key)
-            if stale is not None and caching and not force_fetch and now < stale.floor_at:
+            if stale is not None and max_age != 0 and not force_fetch and now < stale.floor_at:
                 # Stale on error: a failed refresh never throws away credentials that still work.
-                if flight.backed_off:
-                    flight.backed_off = False  # one warning per failed attempt
+                if flight.warn_stale:
+                    flight.warn_stale = False  # one warning per failed attempt
                     logger.warning(
                         "Refreshing credentials of %s failed (%s); serving the cached ones, which expire in %.0f s",
                         params["RoleArn"],
@@ -369,29 +476,31 @@ class STSProvider(BaseProvider):
                         stale.expires_at - now,
                     )
                 return stale.credentials, min(stale.retry_at, stale.floor_at)
-        raise error
+        # The owner raises the error; each waiter its own copy, so no traceback grows across threads.
+        raise error if owner else copy_error(error)
 
-    def _wait_timeout(self) -> float:
-        config = getattr(self._client, "meta", None)
-        read = getattr(getattr(config, "config", None), "read_timeout", None)
-        return float(read) + 1.0 if isinstance(read, (int, float)) else 6.0
-
-    def _fly(self, key: Key, params: dict[str, Any], max_age: float | None, flight: _Flight, entry: str | None) -> None:
+    def _assume_into(
+        self, key: _Key, params: dict[str, Any], max_age: float | None, flight: _Flight, entry: str | None
+    ) -> None:
+        """Run the flight's AssumeRole and land it: store the credentials, or start the back-off."""
         try:
-            # Fetches are ordered by when they started, not by clock or expiry: a slower, older fetch
-            # never replaces a newer one, and a clock stepped back does not keep a stale entry alive.
-            flight.sequence = next(self._sequence)
             started = _clock.now()
             creds = self._fetch(params, entry)
             if max_age != 0:
-                with self._guard:
-                    stored = self._entries.get(key)
-                    if stored is None or stored.sequence < flight.sequence:
-                        margin = self.refresh_margin * (1 + JITTER_FRACTION * random.random())  # noqa: S311
-                        self._entries[key] = _Entry(creds, started, margin, flight.sequence)
+                self._store(key, creds, started, flight)
             flight.credentials = creds
         except AssumeRoleError as exc:
             flight.error = exc
+        except BaseException as exc:
+            # Whatever the owner met (a bug, an interrupt), its waiters get an AssumeRoleError, not a hang.
+            flight.error = AssumeRoleError(
+                f"AssumeRole for {_where(params['RoleArn'], entry)} failed: {type(exc).__name__}",
+                role_arn=params["RoleArn"],
+                entry=entry,
+            )
+            flight.error.__cause__ = exc
+            if not isinstance(exc, Exception):
+                raise
         finally:
             with self._guard:
                 if self._flights.get(key) is flight:
@@ -401,29 +510,42 @@ class STSProvider(BaseProvider):
                     # The back-off starts in the same critical section that lands the flight: a caller
                     # in between would otherwise see neither and start another AssumeRole.
                     stale.retry_at = _clock.now() + BACKOFF_SECONDS
-                    flight.backed_off = True
+                    flight.warn_stale = True
             flight.done.set()
+
+    def _store(self, key: _Key, creds: Credentials, started: float, flight: _Flight) -> None:
+        margin = self.refresh_margin * (1 + JITTER_FRACTION * random.random())  # noqa: S311
+        new = _Entry(creds, started, margin, flight.sequence)
+        with self._guard:
+            if flight.generation != self._generation:
+                return  # fetched before a reset: handed to its callers, never kept
+            stored = self._entries.get(key)
+            if stored is None or stored.sequence < flight.sequence:
+                self._entries[key] = new
+                self._entries.move_to_end(key)
+            now = _clock.now()
+            if now >= self._sweep_at:
+                self._sweep_at = now + _SWEEP_SECONDS
+                for gone in [k for k, e in self._entries.items() if e.floor_at <= now]:
+                    del self._entries[gone]
+            while self.max_entries is not None and len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
 
     # -- STS -----------------------------------------------------------------------------------------
 
     def _sts_client(self) -> STSClient:
         """Return the client that signs AssumeRole; built once, on first use."""
-        if self._client is None:
+        client = self._client
+        if client is None:
             with self._client_lock:
-                if self._client is None:
-                    self._client = self._build_client(self._boto3_session)
-        return self._client
+                client = self._client
+                if client is None:
+                    client = self._client = self._build_client()
+        return client
 
-    def _build_client(self, session: boto3.session.Session | None) -> STSClient:
-        from botocore.config import Config
-
-        # Fail in seconds, not at the function's timeout, when STS is out of reach (a VPC with no
-        # route to the endpoint); Throttling and 5xx are retried by botocore's standard mode.
-        config = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=2, read_timeout=5)
-        if self._boto_config is not None:
-            config = config.merge(self._boto_config)
-        session = session or new_boto3_session()
-        client: STSClient = session.client("sts", config=config)
+    def _build_client(self) -> STSClient:
+        session = self._boto3_session or new_boto3_session()
+        client: STSClient = session.client("sts", config=self._config)
         return client
 
     def _get(self, name: str, **sdk_options: Any) -> dict[str, Any]:
@@ -456,7 +578,7 @@ class STSProvider(BaseProvider):
 
     def _fetch(self, params: dict[str, Any], entry: str | None) -> Credentials:
         role_arn = params["RoleArn"]
-        where = f"entry {entry!r} (role {role_arn})" if entry is not None else f"role {role_arn}"
+        where = _where(role_arn, entry)
         call = dict(params)
         call.setdefault("RoleSessionName", default_role_session_name())
         del call["RoleArn"]
@@ -475,7 +597,8 @@ class STSProvider(BaseProvider):
             ) from exc
         try:
             creds = _parse(response)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            # OverflowError: an Expiration such as 9999-12-31T23:59:59-14:00 has no UTC datetime.
             raise AssumeRoleError(
                 f"AssumeRole for {where} returned a response without usable Credentials ({type(exc).__name__})",
                 role_arn=role_arn,
@@ -491,6 +614,10 @@ class STSProvider(BaseProvider):
             )
         logger.debug("Assumed %s as %s, expiring at %s", where, creds.access_key_id, creds.expiration.isoformat())
         return creds
+
+
+def _where(role_arn: str, entry: str | None) -> str:
+    return f"entry {entry!r} (role {role_arn})" if entry is not None else f"role {role_arn}"
 
 
 def _error_code(exc: BaseException) -> str | None:
@@ -527,38 +654,6 @@ def _parse(response: dict[str, Any]) -> Credentials:
     )
 
 
-_LOADER: list[Any] = []
-_LOADER_LOCK = threading.Lock()
-
-
-def new_boto3_session(region_name: str | None = None) -> boto3.session.Session:
-    """Return a new boto3 session that shares botocore's data loader with the others this package made.
-
-    A new botocore session re-reads and re-parses the service models and endpoint rules (about 100 ms
-    for the first client); sharing the loader, which only reads packaged JSON and caches it, makes
-    each further session's first client about four times cheaper at cold start.
-
-    Example
-    -------
-    >>> new_boto3_session("eu-west-1").region_name  # doctest: +SKIP
-    'eu-west-1'
-    """
-    import boto3
-    import botocore.session
-
-    core = botocore.session.get_session()
-    with _LOADER_LOCK:
-        if _LOADER:
-            core.register_component("data_loader", _LOADER[0])
-        else:
-            _LOADER.append(core.get_component("data_loader"))
-    return boto3.session.Session(botocore_session=core, region_name=region_name)
-
-
-_DEFAULT: list[STSProvider] = []
-_DEFAULT_LOCK = threading.Lock()
-
-
 def assume_role(
     role_arn: str, *, max_age: float | None = None, force_fetch: bool = False, **assume_role_params: Any
 ) -> Credentials:
@@ -571,11 +666,14 @@ def assume_role(
     >>> from powertools_sts import assume_role
     >>> creds = assume_role("arn:aws:iam::111122223333:role/reports", DurationSeconds=900)  # doctest: +SKIP
     """
-    if not _DEFAULT:
-        with _DEFAULT_LOCK:
-            if not _DEFAULT:
-                _DEFAULT.append(STSProvider())
-    return _DEFAULT[0].get(role_arn, max_age=max_age, force_fetch=force_fetch, **assume_role_params)
+    provider = _state.default_provider
+    if provider is None:
+        with _state.lock:
+            provider = _state.default_provider
+            if provider is None:
+                provider = _state.default_provider = STSProvider()
+    result: Credentials = provider.get(role_arn, max_age=max_age, force_fetch=force_fetch, **assume_role_params)
+    return result
 
 
 def _hook_snap_start() -> None:
@@ -585,9 +683,9 @@ def _hook_snap_start() -> None:
     fetched before it must never be served after. The managed Python runtimes ship
     ``snapshot_restore_py`` and call its after-restore hooks.
     """
-    if _SNAP_HOOKED or os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "snap-start":
+    if _state.snap_start_hooked or os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "snap-start":
         return
-    _SNAP_HOOKED.append(True)
+    _state.snap_start_hooked = True
     try:
         from snapshot_restore_py import register_after_restore
     except ImportError:
@@ -596,24 +694,17 @@ def _hook_snap_start() -> None:
     register_after_restore(clear_caches)
 
 
-_SNAP_HOOKED: list[bool] = []
-
-
-def register_cache(clear: Callable[[], None]) -> None:
-    """Have :func:`clear_caches` call ``clear`` too (used by the modules above this one)."""
-    _CLEARERS.append(clear)
-
-
 def clear_caches() -> None:
-    """Empty every cache this package keeps: every provider's entries, sessions and clients.
+    """Empty every cache this package keeps: credentials, sessions, clients and STS clients.
+
+    Every provider, ``sts`` layer and session cache of the process forgets what it holds; a fetch still
+    in flight is not stored when it lands; the next use builds STS clients anew (from the environment
+    of that moment, an ``AWS_ENDPOINT_URL_STS`` included). Clients and sessions the caller passed in
+    (``boto3_client``, ``boto3_session``) are the caller's, and kept.
 
     Example
     -------
     >>> from powertools_sts import clear_caches
     >>> clear_caches()
     """
-    for provider in list(_PROVIDERS):
-        provider.clear_cache()
-    _DEFAULT.clear()
-    for clear in _CLEARERS:
-        clear()
+    _state.reset()

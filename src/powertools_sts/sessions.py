@@ -1,30 +1,47 @@
-"""Refreshing boto3 sessions and the client cache behind ``get_session`` and ``get_client``.
+"""Refreshing boto3 sessions and the per-entry cache of sessions and clients behind ``get_session``/``get_client``.
 
 A boto3 client is bound to credentials when it is created, and creating one costs milliseconds (a
 session and a client about 50 ms, a client on a reused session about 3 ms). So each entry keeps its
-sessions and clients for the life of the process, and their credentials refresh themselves through
-botocore's refreshable credentials, which take over the entry's credentials whenever they change.
+sessions and clients, and their credentials refresh themselves through botocore's refreshable
+credentials, which take over the entry's credentials whenever they change.
 """
 
 from __future__ import annotations
 
 import threading
-import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from botocore.credentials import DeferredRefreshableCredentials
 
-from . import _clock
-from .provider import new_boto3_session, register_cache
+from . import _clock, _state
+from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     import boto3
 
     from .credentials import Credentials
 
-__all__ = ["Handles", "refreshing_session"]
+__all__ = ["SessionCache", "new_boto3_session", "refreshing_session", "value_key"]
+
+
+def new_boto3_session(region_name: str | None = None) -> boto3.session.Session:
+    """Return a new boto3 session that shares botocore's data loader with the others this package made.
+
+    See :func:`powertools_sts._state.botocore_loader` for why the loader is shared.
+
+    Example
+    -------
+    >>> new_boto3_session("eu-west-1").region_name
+    'eu-west-1'
+    """
+    import boto3
+    import botocore.session
+
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _state.botocore_loader())
+    return boto3.session.Session(botocore_session=core, region_name=region_name)
 
 
 def _now() -> datetime:
@@ -80,11 +97,50 @@ class _FollowingCredentials(DeferredRefreshableCredentials):
         return frozen is None or frozen.access_key != self._source().access_key_id
 
 
-_ALL: weakref.WeakSet[Handles] = weakref.WeakSet()
+def value_key(value: Any, what: str) -> Any:
+    """Return a hashable key that stands for ``value`` by what it holds, not by which object it is.
+
+    Keys of cached clients and shared providers: ``Config(retries={"max_attempts": 2})`` written
+    inline in a handler is a new object at every invocation, and caching by identity would build and
+    keep a client per invocation. Plain values, lists, tuples and mappings of them, and botocore
+    ``Config`` objects (by the options they were given) have a value; anything else is refused
+    rather than cached by identity.
+
+    Raises
+    ------
+    ConfigurationError
+        For a value that has no stable value, naming ``what``.
+
+    Example
+    -------
+    >>> from botocore.config import Config
+    >>> value_key(Config(retries={"max_attempts": 2}), "config") == value_key(Config(retries={"max_attempts": 2}), "config")
+    True
+    """
+    if value is None or isinstance(value, (str, bool, int, float, bytes)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, *(value_key(item, what) for item in value))
+    if isinstance(value, Mapping):
+        return ("mapping", *sorted((str(k), value_key(v, what)) for k, v in value.items()))
+    from botocore.config import Config
+
+    if isinstance(value, Config):
+        # The options the caller gave (botocore keeps them there); defaults are the same for every Config.
+        given = getattr(value, "_user_provided_options", None)
+        if isinstance(given, dict):
+            return ("Config", type(value).__qualname__, value_key(given, what))
+    raise ConfigurationError(
+        f"{what}: a {type(value).__name__} has no stable value to cache a client by; pass plain values "
+        "(strings, numbers, lists, dicts) or a botocore Config"
+    )
 
 
-class Handles:
-    """The sessions and clients of one entry, built on first use and kept.
+class SessionCache:
+    """The sessions and clients of one entry, built on first use and kept until a reset or a fork.
+
+    Clients are keyed by the value of their arguments (see :func:`value_key`), so an inline
+    ``Config`` reuses the client its equal built before.
 
     Parameters
     ----------
@@ -93,8 +149,8 @@ class Handles:
 
     Example
     -------
-    >>> handles = Handles(lambda: assume_role("arn:aws:iam::111122223333:role/r"))  # doctest: +SKIP
-    >>> handles.client("s3") is handles.client("s3")  # doctest: +SKIP
+    >>> cache = SessionCache(lambda: assume_role("arn:aws:iam::111122223333:role/r"))  # doctest: +SKIP
+    >>> cache.client("s3") is cache.client("s3", config=None)  # doctest: +SKIP
     True
     """
 
@@ -106,7 +162,7 @@ class Handles:
         self._clients: dict[Any, Any] = {}
         # boto3 sessions are not thread-safe; clients are. Building is serialised, reading is not.
         self._lock = threading.Lock()
-        _ALL.add(self)
+        _state.register(self)
 
     def session(self, region_name: str | None = None) -> boto3.session.Session:
         """Return the entry's refreshing session for ``region_name``, the same object every time."""
@@ -120,31 +176,37 @@ class Handles:
         return session
 
     def client(self, service_name: str, **client_kwargs: Any) -> Any:
-        """Return a client of ``service_name`` on the entry's session, the same object every time."""
-        key: Any = (service_name, tuple(sorted(client_kwargs.items()))) if client_kwargs else service_name
+        """Return a client of ``service_name`` on the entry's session, the same object for equal arguments.
+
+        Raises
+        ------
+        ConfigurationError
+            For an argument with no stable value (see :func:`value_key`).
+        """
+        key: Any = service_name
+        if client_kwargs:
+            key = (
+                service_name,
+                *sorted((name, value_key(value, f"get_client({name}=...)")) for name, value in client_kwargs.items()),
+            )
         client = self._clients.get(key)
         if client is None:
+            session = self.session()
             with self._lock:
                 client = self._clients.get(key)
-            if client is None:
-                session = self.session()
-                with self._lock:
-                    client = self._clients.get(key)
-                    if client is None:
-                        client = session.client(service_name, **client_kwargs)  # type: ignore[call-overload]
-                        self._clients[key] = client
+                if client is None:
+                    client = session.client(service_name, **client_kwargs)  # type: ignore[call-overload]
+                    self._clients[key] = client
         return client
 
-    def clear(self) -> None:
+    def reset(self) -> None:
         """Drop every session and client; the next call builds them anew."""
         with self._lock:
-            self._sessions.clear()
-            self._clients.clear()
+            self._sessions = {}
+            self._clients = {}
 
-
-def _clear_all() -> None:
-    for handles in list(_ALL):
-        handles.clear()
-
-
-register_cache(_clear_all)
+    def after_fork(self) -> None:
+        """In a forked child: a new lock, and no session or client whose sockets belong to the parent."""
+        self._lock = threading.Lock()
+        self._sessions = {}
+        self._clients = {}

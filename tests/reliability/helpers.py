@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.config import Config
 
-from powertools_sts import middleware
+from powertools_sts import _state
 from powertools_sts.provider import FLOOR_SECONDS, STSProvider
 
 __all__ = ["FLOOR_SECONDS", "fast_config", "lambda_context", "layer_provider", "secrets_of"]
@@ -37,8 +37,8 @@ def lambda_context(name: str = "reliability") -> types.SimpleNamespace:
 
 def layer_provider(marker: Any) -> STSProvider:
     """Return the STSProvider that an ``sts`` layer applied with ``marker`` (its boto_config or client) uses."""
-    for provider, objects in middleware._SHARED.values():
-        if any(obj is marker for obj in objects):
+    for provider in list(_state.shared_providers.values()):
+        if provider._boto3_client is marker or provider._boto_config is marker:
             return provider
     raise LookupError("no sts layer uses this object")
 

@@ -45,8 +45,7 @@ from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from powertools_sts import AssumeRoleError, Credentials, STSProvider, _clock, clear_caches, get_credentials, sts
-from powertools_sts import middleware as _middleware
+from powertools_sts import AssumeRoleError, Credentials, STSProvider, _clock, _state, clear_caches, get_credentials, sts
 from powertools_sts.provider import BACKOFF_SECONDS, FLOOR_SECONDS, JITTER_FRACTION
 from powertools_sts.validation import cache_key_of, validate_assume_role_params
 
@@ -164,6 +163,7 @@ def build_machine(proxy: Any, warnings: _Counter, monkeypatch: pytest.MonkeyPatc
             self.handed = 0
             self.last: int = 0
             self.last_age: Any = None
+            self.latest = start  # the furthest the clock has been: what eviction may have seen
 
         # -- set-up ---------------------------------------------------------------------------
 
@@ -205,8 +205,7 @@ def build_machine(proxy: Any, warnings: _Counter, monkeypatch: pytest.MonkeyPatc
                         assert get_credentials(_name) is prepared
                     return prepared
 
-                layer = next(la for la in list(_middleware._LAYERS) if la.cache_key == namespace)
-                slot = layer.slots[name]
+                slot = next(s for s in list(_state.names[name]) if s.layer.cache_key == namespace)
                 assert slot.provider is not None
                 self.routes.append(
                     Route(
@@ -334,6 +333,7 @@ def build_machine(proxy: Any, warnings: _Counter, monkeypatch: pytest.MonkeyPatc
             tally["calls"] += 1
             self.last, self.last_age = which, max_age
             route = self.routes[which % len(self.routes)]
+            self._forget_evicted(route.provider)
             age = _normal(max_age) if route.kind == "provider" else route.layer_max_age
             force = force and route.kind == "provider"
             now = clock.t
@@ -411,7 +411,17 @@ def build_machine(proxy: Any, warnings: _Counter, monkeypatch: pytest.MonkeyPatc
             assert low - 1e-6 <= margin <= high + 1e-6, (margin, low, high)
             self.model[route.key] = Expected(result.access_key_id, started, expires, actual.refresh_at)
 
+        def _forget_evicted(self, provider: STSProvider) -> None:
+            """Entries past their floor are evicted: the model drops those the provider dropped, and only those."""
+            self.latest = max(self.latest, clock.t)
+            for key, expected in list(self.model.items()):
+                if key not in provider._entries:
+                    assert expected.floor_at <= self.latest, ("evicted before its floor", key)
+                    note("evicted past the floor")
+                    del self.model[key]
+
         def _compare(self, route: Route) -> None:
+            self._forget_evicted(route.provider)
             expected = self.model.get(route.key)
             actual = route.provider._entries.get(route.key)
             if expected is None:
@@ -434,6 +444,7 @@ def build_machine(proxy: Any, warnings: _Counter, monkeypatch: pytest.MonkeyPatc
             if not self.routes or go:  # threads are costly: one draw in three runs them
                 return
             route = self.routes[which % len(self.routes)]
+            self._forget_evicted(route.provider)
             age = _normal(max_age) if route.kind == "provider" else route.layer_max_age
             force = force and route.kind == "provider"
             tally["concurrent calls"] += threads

@@ -33,7 +33,6 @@ from botocore.config import Config
 
 import powertools_sts
 from powertools_sts import AssumeRoleError, ConfigurationError, get_client, get_credentials, get_session, sts
-from powertools_sts import middleware as sts_middleware
 
 from ..conftest import OTHER_ROLE, ROLE
 
@@ -82,18 +81,15 @@ def wait_for_calls(moto_sts: Any, count: int, timeout: float = 10.0) -> None:
 
 
 def drain_prefetches(timeout: float = 10.0) -> None:
-    """Return once every task submitted to the package's worker pool before this call has finished.
+    """Return once every worker thread of the package started before this call has finished.
 
-    The prefetch runs on that pool, which takes tasks in order on at most ``max_workers`` threads:
-    once that many tasks of ours hold every thread at the same time, no earlier task is still
-    running. This makes "no prefetch happened" a deterministic observation, not a sleep.
+    Prefetches and refreshes run on daemon threads named ``powertools-sts...``: joining each makes
+    "no prefetch happened" a deterministic observation, not a sleep.
     """
-    pool = sts_middleware._pool()
-    workers = pool._max_workers
-    barrier = threading.Barrier(workers)
-    futures = [pool.submit(barrier.wait, timeout) for _ in range(workers)]
-    for future in futures:
-        future.result(timeout + 5)
+    for thread in threading.enumerate():
+        if thread.name.startswith("powertools-sts"):
+            thread.join(timeout)
+            assert not thread.is_alive(), f"{thread.name} still running after {timeout} s"
 
 
 @pytest.fixture(autouse=True)
@@ -949,11 +945,13 @@ def test_inside_an_invocation_a_name_the_layers_lack_resolves_only_when_one_entr
     # A name the layers around the invocation do not define resolves as it does outside one: to the
     # one entry configuration in the process that bears it, never to one of several.
     theirs = unique("theirs")
-    sts(fetch_data={theirs: OTHER_ROLE}, disable_prefetch=True)(returns_credentials(theirs))
+    # Layers live as long as their handlers: these are kept, as a module keeps its handler.
+    first = sts(fetch_data={theirs: OTHER_ROLE}, disable_prefetch=True)(returns_credentials(theirs))
     mine = sts(fetch_data={"mine": ROLE}, disable_prefetch=True)(returns_credentials(theirs))
     assert invoke(mine).assumed_role_arn.startswith("arn:aws:sts::444455556666:assumed-role/")
 
-    sts(fetch_data={theirs: ROLE}, disable_prefetch=True)(returns_credentials(theirs))  # now two bear it
+    second = sts(fetch_data={theirs: ROLE}, disable_prefetch=True)(returns_credentials(theirs))  # now two bear it
+    assert first is not second
     with pytest.raises(ConfigurationError, match="2 different sts entries"):
         invoke(mine)
 

@@ -24,7 +24,15 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 
 import powertools_sts
-from powertools_sts import AssumeRoleError, ConfigurationError, Credentials, STSProvider, assume_role, clear_caches
+from powertools_sts import (
+    AssumeRoleError,
+    ConfigurationError,
+    Credentials,
+    STSProvider,
+    _state,
+    assume_role,
+    clear_caches,
+)
 from powertools_sts import provider as provider_module
 from powertools_sts.provider import BACKOFF_SECONDS, FLOOR_SECONDS, JITTER_FRACTION, default_role_session_name
 from powertools_sts.validation import cache_key_of
@@ -547,13 +555,12 @@ def test_an_explicit_session_name_wins(moto_sts):
 
 
 def test_assume_role_uses_a_lazily_built_default_provider(moto_sts):
-    assert provider_module._DEFAULT == []
+    assert _state.default_provider is None
     first = assume_role(ROLE)
-    (default,) = provider_module._DEFAULT
+    default = _state.default_provider
     assert isinstance(default, STSProvider)
     assert assume_role(ROLE) is first
-    (still,) = provider_module._DEFAULT
-    assert still is default
+    assert _state.default_provider is default
     assert moto_sts.assume_role_calls == 1
 
 
@@ -571,7 +578,7 @@ def test_assume_role_takes_the_get_options(moto_sts):
 def test_clear_caches_empties_the_default_provider(moto_sts):
     first = assume_role(ROLE)
     clear_caches()
-    assert provider_module._DEFAULT == []
+    assert _state.default_provider is None
     second = assume_role(ROLE)
     assert second is not first
     assert moto_sts.assume_role_calls == 2
@@ -585,8 +592,9 @@ def test_clear_caches_empties_every_provider(moto_sts):
     clear_caches()
     assert one._entries == {}
     assert other._entries == {}
+    assert one._client is None  # the STS client goes too: its endpoint may be gone
     assert one.get(ROLE) is not first
-    assert one._client is client  # entries go, the client stays
+    assert one._client is not client
     assert moto_sts.assume_role_calls == 3
 
 
@@ -605,7 +613,7 @@ def test_under_snap_start_a_restore_clears_every_cache(moto_sts, monkeypatch):
     snapshot_restore_py = pytest.importorskip("snapshot_restore_py")
     registered = []
     monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
-    monkeypatch.setattr(provider_module, "_SNAP_HOOKED", [])
+    monkeypatch.setattr(_state, "snap_start_hooked", False)
     monkeypatch.setattr(snapshot_restore_py, "register_after_restore", registered.append)
     provider = STSProvider()
     STSProvider()
@@ -618,7 +626,7 @@ def test_under_snap_start_a_restore_clears_every_cache(moto_sts, monkeypatch):
 
 def test_snap_start_without_snapshot_restore_py_warns(monkeypatch, caplog):
     monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
-    monkeypatch.setattr(provider_module, "_SNAP_HOOKED", [])
+    monkeypatch.setattr(_state, "snap_start_hooked", False)
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", None)
     with caplog.at_level(logging.WARNING, logger="powertools_sts"):
         STSProvider()
@@ -629,7 +637,7 @@ def test_outside_snap_start_no_hook_is_registered(monkeypatch):
     snapshot_restore_py = pytest.importorskip("snapshot_restore_py")
     registered = []
     monkeypatch.delenv("AWS_LAMBDA_INITIALIZATION_TYPE", raising=False)
-    monkeypatch.setattr(provider_module, "_SNAP_HOOKED", [])
+    monkeypatch.setattr(_state, "snap_start_hooked", False)
     monkeypatch.setattr(snapshot_restore_py, "register_after_restore", registered.append)
     STSProvider()
     assert registered == []
@@ -838,7 +846,7 @@ def test_an_entry_name_is_in_the_error(clock):
     provider = STSProvider(boto3_client=client)
     params = {"RoleArn": ROLE}
     with pytest.raises(AssumeRoleError) as raised:
-        provider.credentials_for((None, None, cache_key_of(params)), params, None, entry="orders")
+        provider._credentials_for((None, None, cache_key_of(params)), params, None, entry="orders")
     assert raised.value.entry == "orders"
     assert raised.value.code == "Throttling"
     assert str(raised.value).startswith(f"AssumeRole failed for entry 'orders' (role {ROLE}): Throttling")
@@ -1105,17 +1113,21 @@ def test_32_threads_on_a_failing_cold_entry_all_get_the_error(moto_sts):
     assert provider._flights == {}
 
 
-def test_a_fetch_left_in_flight_is_not_waited_on_longer_than_the_read_timeout(moto_sts):
-    # A flight that never finishes (a prefetch frozen with its sandbox, say): a caller waits at most the
-    # client's read timeout plus one second, then fetches for itself.
-    client = boto3.client("sts", region_name="us-east-1", config=Config(read_timeout=0.05))
-    provider = STSProvider(boto3_client=client)
-    stuck = provider_module._Flight()
-    provider._flights[(None, None, cache_key_of({"RoleArn": ROLE}))] = stuck
-    creds = provider.get(ROLE)
+def test_a_fetch_left_in_flight_is_waited_on_for_the_retry_budget_and_never_doubled(moto_sts):
+    # A flight that never finishes (its owner frozen or killed, say): a caller waits the owner's full retry
+    # budget, then fails; it never starts a second AssumeRole beside one in flight.
+    config = Config(read_timeout=0.05, connect_timeout=0.05, retries={"total_max_attempts": 1})
+    provider = STSProvider(boto3_client=boto3.client("sts", region_name="us-east-1", config=config))
+    assert provider.retry_budget() == pytest.approx(1.1)
+    stuck = provider_module._Flight(False, provider._generation, 0)
+    key = (None, None, cache_key_of({"RoleArn": ROLE}))
+    provider._flights[key] = stuck
+    with pytest.raises(AssumeRoleError, match="did not finish within 1 s"):
+        provider.get(ROLE)
+    assert moto_sts.assume_role_calls == 0
+    del provider._flights[key]
+    assert provider.get(ROLE) is provider.get(ROLE)
     assert moto_sts.assume_role_calls == 1
-    assert provider.get(ROLE) is creds
-    assert not stuck.done.is_set()
 
 
 def test_the_validation_memo_stays_bounded(moto_sts):

@@ -1,4 +1,4 @@
-"""refreshing_session and Handles, driven by a real STSProvider against moto and the fake clock."""
+"""refreshing_session and SessionCache, driven by a real STSProvider against moto and the fake clock."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 import powertools_sts
 from powertools_sts import AssumeRoleError, Credentials, STSProvider
-from powertools_sts.sessions import Handles, refreshing_session
+from powertools_sts.sessions import SessionCache, refreshing_session
 
 from ..conftest import ROLE
 
@@ -116,12 +116,12 @@ def test_a_failed_refresh_keeps_the_old_credentials_until_the_floor(moto_sts, cl
         frozen_key(session)
 
 
-# -- Handles -------------------------------------------------------------------------------------------
+# -- SessionCache -------------------------------------------------------------------------------------------
 
 
 def test_handles_build_nothing_and_ask_nothing_until_used(moto_sts):
     source = Source()
-    handles = Handles(source)
+    handles = SessionCache(source)
     handles.session()
     handles.client("sts")
 
@@ -129,7 +129,7 @@ def test_handles_build_nothing_and_ask_nothing_until_used(moto_sts):
 
 
 def test_one_session_per_region(moto_sts):
-    handles = Handles(Source())
+    handles = SessionCache(Source())
 
     default = handles.session()
     west = handles.session("eu-west-1")
@@ -144,7 +144,7 @@ def test_one_session_per_region(moto_sts):
 
 def test_clients_are_cached_by_service_and_arguments(moto_sts):
     source = Source()
-    handles = Handles(source)
+    handles = SessionCache(source)
 
     plain = handles.client("sts")
     west = handles.client("sts", region_name="eu-west-1", endpoint_url=moto_sts.url)
@@ -162,7 +162,7 @@ def test_clients_are_cached_by_service_and_arguments(moto_sts):
 
 
 def test_concurrent_first_calls_build_one_client(moto_sts):
-    handles = Handles(Source())
+    handles = SessionCache(Source())
     start = threading.Barrier(8)
     built: list[Any] = []
 
@@ -180,18 +180,18 @@ def test_concurrent_first_calls_build_one_client(moto_sts):
     assert all(client is built[0] for client in built)
 
 
-def test_clear_drops_sessions_and_clients(moto_sts):
-    handles = Handles(Source())
+def test_reset_drops_sessions_and_clients(moto_sts):
+    handles = SessionCache(Source())
     session, client = handles.session(), handles.client("sts")
 
-    handles.clear()
+    handles.reset()
 
     assert handles.session() is not session
     assert handles.client("sts") is not client
 
 
-def test_clear_caches_clears_every_handles(moto_sts):
-    first, second = Handles(Source()), Handles(Source())
+def test_clear_caches_clears_every_session_cache(moto_sts):
+    first, second = SessionCache(Source()), SessionCache(Source())
     clients = first.client("sts"), second.client("sts")
 
     powertools_sts.clear_caches()

@@ -13,8 +13,9 @@ from _common import roles, rotated, summary
 from _proxy import STSProxy
 from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 from aws_lambda_powertools.utilities.parameters.base import BaseProvider
+from botocore.config import Config
 
-from powertools_sts import get_client, get_credentials, sts
+from powertools_sts import clear_caches, get_client, get_credentials, sts
 
 EVENT: dict[str, Any] = {"path": "/orders", "httpMethod": "GET"}
 
@@ -190,4 +191,111 @@ def measure_clients(moto_url: str, *, rounds: int, calls: int, reused: int, new:
         "speedup_of_get_client": {name: summary(values) for name, values in speedup.items()},
         "get_client_returns_same_object": same_object,
         "raw": {"per_call_us": results},
+    }
+
+
+def _timed_us(calls_of: Callable[[int], None], calls: int, budget_s: float) -> tuple[float, int]:
+    """Microseconds per call of ``calls_of(n)`` (n calls in a row), over ``calls`` calls or ``budget_s`` at most.
+
+    Batches double in size, so that a variant of milliseconds per call (a client built per call) stops
+    near the budget instead of running ``calls`` times, while a fast one runs few, long batches.
+    """
+    done, spent, batch = 0, 0, 1
+    budget_ns = budget_s * 1e9
+    while done < calls:
+        count = min(batch, calls - done)
+        if done and spent + spent / done * count > budget_ns:
+            break
+        start = time.perf_counter_ns()
+        calls_of(count)
+        spent += time.perf_counter_ns() - start
+        done += count
+        batch *= 2
+    return spent / done / 1000.0, done
+
+
+INLINE_VARIANTS = (
+    ("get_client", "`get_client(name, 's3')`, warm"),
+    ("shared_config", "`get_client(name, 's3', config=SHARED)`, one Config built at import"),
+    (
+        "inline_config",
+        "`get_client(name, 's3', config=Config(retries={'max_attempts': 2}))`, the Config built per call",
+    ),
+    ("config_alone", "`Config(retries={'max_attempts': 2})` alone"),
+)
+
+
+def _inline_loops(name: str) -> dict[str, Callable[[int], None]]:
+    def plain(count: int) -> None:
+        for _ in range(count):
+            get_client(name, "s3")
+
+    def inline(count: int) -> None:
+        for _ in range(count):
+            get_client(name, "s3", config=Config(retries={"max_attempts": 2}))
+
+    def config_alone(count: int) -> None:
+        for _ in range(count):
+            Config(retries={"max_attempts": 2})
+
+    shared = Config(retries={"max_attempts": 2})
+
+    def shared_config(count: int) -> None:
+        for _ in range(count):
+            get_client(name, "s3", config=shared)
+
+    return {"get_client": plain, "shared_config": shared_config, "inline_config": inline, "config_alone": config_alone}
+
+
+def _clients_built(name: str, calls: int, budget_s: float) -> tuple[int, int]:
+    """Distinct clients returned by up to ``calls`` inline-Config calls (references kept: no id is reused)."""
+    seen: dict[int, Any] = {}
+    deadline = time.perf_counter() + budget_s
+    done = 0
+    while done < calls and time.perf_counter() < deadline:
+        client = get_client(name, "s3", config=Config(retries={"max_attempts": 2}))
+        seen[id(client)] = client
+        done += 1
+    return len(seen), done
+
+
+def measure_inline_config(moto_url: str, *, rounds: int, calls: int, budget_s: float) -> dict[str, Any]:
+    """get_client with a Config written inline against get_client without, and the Config's own cost."""
+    names = [name for name, _ in INLINE_VARIANTS]
+    results: dict[str, list[float]] = {name: [] for name in names}
+    counts: dict[str, list[int]] = {name: [] for name in names}
+    client = boto3.client("sts", endpoint_url=moto_url)
+
+    @sts(fetch_data=roles(1, "inline"), boto3_client=client, cache_key="bench-inline-config")
+    def handler(event: Any, context: Any) -> tuple[int, int]:
+        loops = _inline_loops("inline0")
+        for loop in loops.values():  # the first client of each kind is built here, before the rounds
+            loop(1)
+        for index in range(rounds):
+            for name in rotated(names, index):
+                per_call, done = _timed_us(loops[name], calls, budget_s)
+                results[name].append(per_call)
+                counts[name].append(done)
+        return _clients_built("inline0", min(calls, 1000), budget_s)
+
+    try:
+        built, calls_counted = handler(EVENT, make_context())
+    finally:
+        clear_caches()  # a client per call would otherwise stay in memory for the rest of the benchmark
+    # The package's share: the inline call less the Config it is given, per round; then against get_client.
+    share = [i - c for i, c in zip(results["inline_config"], results["config_alone"], strict=True)]
+    # "As fast as without": against the same call with a Config built once, at import.
+    ratio = [s / g for s, g in zip(share, results["shared_config"], strict=True)]
+    return {
+        "labels": dict(INLINE_VARIANTS),
+        "rounds": rounds,
+        "calls_per_round": calls,
+        "budget_s": budget_s,
+        "calls_done": {name: summary(values) for name, values in counts.items()},
+        "per_call_us": {name: summary(values) for name, values in results.items()},
+        "package_share_us": summary(share),
+        "share_over_get_client": summary(ratio),
+        "clients_built": built,
+        "calls_counted": calls_counted,
+        "raw": {"per_call_us": results, "calls_done": counts},
     }

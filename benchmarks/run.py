@@ -21,6 +21,7 @@ from _common import ROOT, MotoProcess, configure_env, machine_info
 configure_env()  # before anything imports boto3
 
 import _coldstart  # noqa: E402
+import _memory  # noqa: E402
 import _prefetch  # noqa: E402
 import _profile  # noqa: E402
 import _report  # noqa: E402
@@ -30,16 +31,21 @@ import _warm  # noqa: E402
 FULL = {
     "warm": {"rounds": 31, "calls": 20_000, "sts_calls": 20},
     "clients": {"rounds": 11, "calls": 20_000, "reused": 5, "new": 3},
+    "inline_config": {"rounds": 11, "calls": 20_000, "budget_s": 2.0},
     "coldstart": {"rounds": 15, "importtime_runs": 5},
     "prefetch": {"rounds": 7, "delay": 0.1},
     "sts_calls": {"rate": 10.0, "entries": 10, "containers": 1000},
+    "memory": {"invocations": 100_000, "warmup": 1_000, "budget_s": 30.0},
 }
 QUICK = {
     "warm": {"rounds": 5, "calls": 5_000, "sts_calls": 5},
     "clients": {"rounds": 3, "calls": 5_000, "reused": 2, "new": 1},
+    "inline_config": {"rounds": 3, "calls": 5_000, "budget_s": 1.0},
     "coldstart": {"rounds": 3, "importtime_runs": 1},
     "prefetch": {"rounds": 1, "delay": 0.1},
     "sts_calls": {"rate": 1.0, "entries": 10, "containers": 200},
+    # The same 1 MiB goal on 10x fewer invocations; the time budget still stops a pattern of ms per call.
+    "memory": {"invocations": 10_000, "warmup": 1_000, "budget_s": 20.0},
 }
 
 
@@ -73,6 +79,10 @@ def run(quick: bool) -> dict[str, Any]:
         results["clients"] = _warm.measure_clients(moto.url, **plan["clients"])
         _done(started)
 
+        started = _step("get_client with a Config written inline")
+        results["inline_config"] = _warm.measure_inline_config(moto.url, **plan["inline_config"])
+        _done(started)
+
         started = _step("cold start (warming the bytecode cache first)")
         _coldstart.warm_prefix(prefix)
         results["coldstart"] = _coldstart.measure_coldstart(prefix, moto.url, **plan["coldstart"])
@@ -92,6 +102,10 @@ def run(quick: bool) -> dict[str, Any]:
 
         started = _step("STS calls over a simulated day; refresh spread of containers started together")
         results["sts_calls"] = _stscalls.measure_sts_calls(moto.url, **plan["sts_calls"])
+        _done(started)
+
+        started = _step("memory growth over many invocations of each documented pattern (tracemalloc)")
+        results["memory"] = _memory.measure_memory(moto.url, **plan["memory"])
         _done(started)
 
         results["load_average_at_end"] = os.getloadavg()

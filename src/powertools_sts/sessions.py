@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from botocore import UNSIGNED
+from botocore.config import Config
 from botocore.credentials import DeferredRefreshableCredentials
 
 from . import _clock, _state
@@ -97,6 +99,9 @@ class _FollowingCredentials(DeferredRefreshableCredentials):
         return frozen is None or frozen.access_key != self._source().access_key_id
 
 
+_PLAIN = frozenset({str, bool, int, float, bytes, type(None)})
+
+
 def value_key(value: Any, what: str) -> Any:
     """Return a hashable key that stands for ``value`` by what it holds, not by which object it is.
 
@@ -113,27 +118,36 @@ def value_key(value: Any, what: str) -> Any:
 
     Example
     -------
-    >>> from botocore.config import Config
     >>> value_key(Config(retries={"max_attempts": 2}), "config") == value_key(Config(retries={"max_attempts": 2}), "config")
     True
     """
-    if value is None or isinstance(value, (str, bool, int, float, bytes)):
+    # Exact types first: this runs at every get_client call with keyword arguments, and an isinstance
+    # check against an ABC (Mapping) costs more than the rest of the lookup.
+    kind = type(value)
+    if kind in _PLAIN or value is UNSIGNED:  # UNSIGNED: a singleton, Config(signature_version=UNSIGNED)
         return value
-    if isinstance(value, (list, tuple)):
-        return (type(value).__name__, *(value_key(item, what) for item in value))
-    if isinstance(value, Mapping):
-        return ("mapping", *sorted((str(k), value_key(v, what)) for k, v in value.items()))
-    from botocore.config import Config
-
-    if isinstance(value, Config):
-        # The options the caller gave (botocore keeps them there); defaults are the same for every Config.
+    if kind is Config or isinstance(value, Config):
+        # The options the caller gave (botocore keeps them there); the defaults are every Config's.
         given = getattr(value, "_user_provided_options", None)
-        if isinstance(given, dict):
-            return ("Config", type(value).__qualname__, value_key(given, what))
+        if type(given) is dict:
+            return (kind, _mapping_key(given, what))
+    elif kind is dict or isinstance(value, Mapping):
+        return _mapping_key(value, what)
+    elif kind is list or kind is tuple:
+        return (kind, *[value_key(item, what) for item in value])
     raise ConfigurationError(
-        f"{what}: a {type(value).__name__} has no stable value to cache a client by; pass plain values "
+        f"{what}: a {kind.__name__} has no stable value to cache a client by; pass plain values "
         "(strings, numbers, lists, dicts) or a botocore Config"
     )
+
+
+def _mapping_key(value: Mapping[Any, Any], what: str) -> Any:
+    items = [
+        (key if type(key) is str else str(key), item if type(item) in _PLAIN else value_key(item, what))
+        for key, item in value.items()
+    ]
+    items.sort()  # keys are distinct, so the sort never compares the values
+    return (dict, *items)
 
 
 class SessionCache:
@@ -185,10 +199,7 @@ class SessionCache:
         """
         key: Any = service_name
         if client_kwargs:
-            key = (
-                service_name,
-                *sorted((name, value_key(value, f"get_client({name}=...)")) for name, value in client_kwargs.items()),
-            )
+            key = (service_name, *[(name, value_key(client_kwargs[name], name)) for name in sorted(client_kwargs)])
         client = self._clients.get(key)
         if client is None:
             session = self.session()

@@ -333,7 +333,7 @@ def build_machine(proxy: Any, warnings: _Counter, monkeypatch: pytest.MonkeyPatc
             tally["calls"] += 1
             self.last, self.last_age = which, max_age
             route = self.routes[which % len(self.routes)]
-            self._forget_evicted(route.provider)
+            self._forget_evicted()
             age = _normal(max_age) if route.kind == "provider" else route.layer_max_age
             force = force and route.kind == "provider"
             now = clock.t
@@ -411,17 +411,18 @@ def build_machine(proxy: Any, warnings: _Counter, monkeypatch: pytest.MonkeyPatc
             assert low - 1e-6 <= margin <= high + 1e-6, (margin, low, high)
             self.model[route.key] = Expected(result.access_key_id, started, expires, actual.refresh_at)
 
-        def _forget_evicted(self, provider: STSProvider) -> None:
+        def _forget_evicted(self) -> None:
             """Entries past their floor are evicted: the model drops those the provider dropped, and only those."""
             self.latest = max(self.latest, clock.t)
-            for key, expected in list(self.model.items()):
-                if key not in provider._entries:
-                    assert expected.floor_at <= self.latest, ("evicted before its floor", key)
+            for route in self.routes:
+                expected = self.model.get(route.key)
+                if expected is not None and route.key not in route.provider._entries:
+                    assert expected.floor_at <= self.latest, ("evicted before its floor", route.key)
                     note("evicted past the floor")
-                    del self.model[key]
+                    del self.model[route.key]
 
         def _compare(self, route: Route) -> None:
-            self._forget_evicted(route.provider)
+            self._forget_evicted()
             expected = self.model.get(route.key)
             actual = route.provider._entries.get(route.key)
             if expected is None:
@@ -444,7 +445,7 @@ def build_machine(proxy: Any, warnings: _Counter, monkeypatch: pytest.MonkeyPatc
             if not self.routes or go:  # threads are costly: one draw in three runs them
                 return
             route = self.routes[which % len(self.routes)]
-            self._forget_evicted(route.provider)
+            self._forget_evicted()
             age = _normal(max_age) if route.kind == "provider" else route.layer_max_age
             force = force and route.kind == "provider"
             tally["concurrent calls"] += threads

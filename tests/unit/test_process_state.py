@@ -158,7 +158,7 @@ def test_get_client_refuses_an_argument_with_no_stable_value(moto_sts):
     handler = sts(fetch_data={name: ROLE}, disable_prefetch=True)(
         lambda event, context: get_client(name, "s3", verify=Opaque())
     )
-    with pytest.raises(ConfigurationError, match=r"get_client\(verify=\.\.\.\): a Opaque has no stable value"):
+    with pytest.raises(ConfigurationError, match="verify: a Opaque has no stable value"):
         invoke(handler)
 
 

@@ -3,7 +3,7 @@
 The rest of the package keeps its state on instances (a provider's entries and flights, a layer's
 slots, an entry's sessions and clients). What cannot live on an instance lives here: the registries
 that find those instances, the providers that layers with one signing configuration share, the name
-registry of the ``sts`` entries, the ContextVar of the layers around an invocation, the default
+registry of the ``sts`` entries, the code objects that mark an invocation inside a layer, the default
 provider, the botocore data loader, the session-name suffix and the SnapStart hook flag.
 
 This module is the ground floor: it imports nothing of the package at run time. Instances register
@@ -29,14 +29,13 @@ import threading
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
-from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar
 
 __all__ = [
     "Resettable",
     "after_fork_in_child",
     "botocore_loader",
-    "current_layers",
+    "layer_codes",
     "default_provider",
     "lock",
     "names",
@@ -74,8 +73,9 @@ shared_providers: weakref.WeakValueDictionary[tuple[Any, ...], Any] = weakref.We
 names: dict[str, weakref.WeakSet[Any]] = {}
 #: Entry name to its only bearer, memoised by the resolution outside an invocation.
 unique_names: dict[str, weakref.ref[Any]] = {}
-#: The scoped layers around the running invocation: (innermost, (next, (...))), or None.
-current_layers: ContextVar[tuple[Any, Any] | None] = ContextVar("powertools_sts_layers", default=None)
+#: id of each applied layer's middleware code object to a weak reference to the layer: a frame running
+#: that code is an invocation inside that layer (see names.py). Entries go with their layers.
+layer_codes: dict[int, weakref.ref[Any]] = {}
 #: The provider of ``assume_role``, built on first use.
 default_provider: Any = None
 #: The random suffix of this process's default RoleSessionName (drawn again in a forked child).

@@ -15,13 +15,19 @@ from __future__ import annotations
 import logging
 import os
 import re
+import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+# Imported at run time, not only for type checkers, so that typing.get_type_hints works on the public
+# names: boto3 and botocore are loaded already (Powertools' provider base imports boto3).
+import boto3
 from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
+from botocore.config import Config
 
 from . import _clock, _state
+from .credentials import Credentials
 from .exceptions import AssumeRoleError, ConfigurationError
 from .names import hub_entry, register_names
 from .provider import FLOOR_SECONDS, STSProvider
@@ -36,11 +42,9 @@ from .validation import (
 )
 
 if TYPE_CHECKING:
-    import boto3
-    from botocore.config import Config
     from mypy_boto3_sts import STSClient
-
-    from .credentials import Credentials
+else:  # the stubs are a development dependency; at run time the annotation resolves to botocore's client
+    from botocore.client import BaseClient as STSClient
 
 __all__ = ["sts"]
 
@@ -48,6 +52,8 @@ logger = logging.getLogger("powertools_sts")
 
 _INF = float("inf")
 _CHAINED = "__powertools_sts_chained__"
+# Every sts layer applied to a handler, innermost first: an outer layer checks chaining against them.
+_LAYERS = "__powertools_sts_layers__"
 
 
 class _Slot:
@@ -117,17 +123,17 @@ class _Layer:
         "boto_config",
         "cache_key",
         "capture",
+        "code",
         "context_names",
         "deadline",
         "fetch_every_invocation",
+        "handler_name",
         "hub",
         "hub_name",
         "hub_per_invocation",
         "refresh_margin",
-        "scoped",
         "slots",
         "static_hub",
-        "wraps_call",
     )
 
     def __init__(
@@ -156,28 +162,21 @@ class _Layer:
         self.fetch_every_invocation = max_age == 0
         self.deadline = -_INF
         self.slots = {name: _Slot(self, name, params, max_age) for name, params in entries.items()}
-        self.context_names = (
-            tuple((_identifier(name), slot) for name, slot in self.slots.items()) if set_to_context else ()
-        )
-        # scoped: one of this layer's names is borne by another entry configuration in the process, so
-        # get_credentials must be told which layers surround the invocation (see names.register_names).
-        # A name borne by one configuration needs no scope, and a ContextVar set/reset per invocation
-        # would cost more than the whole Powertools factory wrapper. wraps_call: scoped or set_to_context.
-        self.scoped = False
-        self.wraps_call = set_to_context
+        self.context_names = context_attributes(self.slots) if set_to_context else ()
+        self.handler_name = "?"  # module.function of the handler, once the layer is applied
+        self.code: Any = None  # the code object of this layer's middleware step
         _state.register(self)
 
-    def run(self, handler: Callable[..., Any], event: Any, context: Any, kwargs: dict[str, Any]) -> Any:
-        """Call the handler with the context attributes and the name scope this layer needs."""
-        for attr, slot in self.context_names:
-            setattr(context, attr, slot.state[0])
-        if not self.scoped:
-            return handler(event, context, **kwargs)
-        token = _state.current_layers.set((self, _state.current_layers.get()))
+    def set_context(self, context: Any) -> None:
+        """Set each entry's credentials on the Lambda context (``set_to_context``)."""
         try:
-            return handler(event, context, **kwargs)
-        finally:
-            _state.current_layers.reset(token)
+            for attr, slot in self.context_names:
+                setattr(context, attr, slot.state[0])
+        except (AttributeError, TypeError) as exc:
+            raise ConfigurationError(
+                f"set_to_context=True (handler {self.handler_name}): the Lambda context, a {type(context).__name__}, "
+                "cannot take attributes; read the credentials with get_credentials(name) instead"
+            ) from exc
 
     def use(self, provider: STSProvider, signer: Any) -> None:
         for slot in self.slots.values():
@@ -186,7 +185,12 @@ class _Layer:
 
     def bind_hub(self, hub: _Slot) -> None:
         """Sign this layer's AssumeRole with the current credentials of ``hub`` (role chaining)."""
-        assert hub.provider is not None  # noqa: S101  # an outer layer's slots are bound when it is applied
+        if hub.provider is None:
+            raise ConfigurationError(
+                f"entries {sorted(self.slots)} are chained to {hub.name!r} (aws_client_assume_role), which is itself "
+                f"chained and not bound to its own signing entry {hub.layer.hub_name!r} yet: put the sts layer "
+                f"that defines {hub.layer.hub_name!r} around both"
+            )
         # Per hub slot, not per hub key: two slots of one key may differ in max_age, and the chained
         # client must sign with what this hub slot hands out.
         shared = ("chain", id(hub), value_key(self.boto_config, "boto_config"), self.refresh_margin)
@@ -238,7 +242,7 @@ class _Layer:
         )
 
     def _check_hub(self) -> None:
-        hub = self.static_hub or hub_entry(self.hub_name or "")
+        hub = self.static_hub or hub_entry(self.hub_name or "", sorted(self.slots))
         if self.hub is None:
             self.bind_hub(hub)
             self.hub_per_invocation = self.static_hub is None
@@ -269,6 +273,50 @@ def _identifier(name: str) -> str:
     return f"_{attr}" if attr[:1].isdigit() else attr
 
 
+# The attributes of the Lambda context that an entry set on it must not replace: Powertools'
+# LambdaContext (what tests and typed handlers use) and the runtime's (awslambdaric 4.2's, which is
+# not importable outside the runtime), public and the private ones their properties read.
+_RUNTIME_CONTEXT = (
+    "aws_request_id", "client_context", "function_name", "function_version", "get_remaining_time_in_millis",
+    "identity", "invoked_function_arn", "log", "log_group_name", "log_stream_name", "memory_limit_in_mb",
+    "tenant_id", "w3c", "_epoch_deadline_time_in_ms", "_extract_and_strip_w3c", "_w3c_fields",
+)  # fmt: skip
+
+
+def _reserved_context_attributes() -> set[str]:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    public = {name for name in dir(LambdaContext) if not name.startswith("__")}
+    return public | {f"_{name}" for name in public} | set(_RUNTIME_CONTEXT)
+
+
+def context_attributes(slots: Mapping[str, _Slot]) -> tuple[tuple[str, _Slot], ...]:
+    """Map entry names to the context attributes ``set_to_context`` sets; refuse shadowing and collisions.
+
+    Raises
+    ------
+    ConfigurationError
+        For a name that would replace an attribute of the Lambda context, or two names that map to one
+        attribute (``"a-b"`` and ``"a_b"`` are both ``context.a_b``: one role's credentials would
+        silently stand in for the other's).
+    """
+    reserved = _reserved_context_attributes()
+    mapped: dict[str, str] = {}
+    for name in slots:
+        attr = _identifier(name)
+        if attr in reserved:
+            raise ConfigurationError(
+                f"set_to_context=True: entry {name!r} would replace context.{attr}, an attribute of the Lambda "
+                "context; rename the entry"
+            )
+        if attr in mapped:
+            raise ConfigurationError(
+                f"set_to_context=True: entries {mapped[attr]!r} and {name!r} both map to context.{attr}; rename one"
+            )
+        mapped[attr] = name
+    return tuple((attr, slots[name]) for attr, name in mapped.items())
+
+
 def _middleware(layer: _Layer, traced: bool) -> Callable[..., Any]:
     """Return the Powertools factory middleware of ``layer``: the per-invocation step."""
 
@@ -276,10 +324,17 @@ def _middleware(layer: _Layer, traced: bool) -> Callable[..., Any]:
         # The hot path: one clock read against the earliest end of freshness of the layer's entries.
         if not _clock.now() < layer.deadline:
             layer.prepare()
-        if layer.wraps_call:
-            return layer.run(handler, event, context, kwargs)
-        return handler(event, context, **kwargs)
+        if layer.context_names:
+            layer.set_context(context)
+        return handler(event, context, **kwargs) if kwargs else handler(event, context)
 
+    # Which layers surround an invocation is read off the call stack when a name is resolved (names.py),
+    # not set per invocation: a ContextVar set and reset here cost more than the factory's own wrapper.
+    # A code object of its own per layer lets a frame say which layer it belongs to.
+    sts.__code__ = sts.__code__.replace()
+    layer.code = sts.__code__
+    _state.layer_codes[id(layer.code)] = weakref.ref(layer)
+    weakref.finalize(layer, _state.layer_codes.pop, id(layer.code), None)
     # The factory names its "## <name>" subsegment and its log lines after the middleware's __qualname__.
     sts.__qualname__ = "sts"
     middleware: Callable[..., Any] = lambda_handler_decorator(sts, trace_execution=traced)
@@ -467,6 +522,10 @@ def sts(
     middleware = _middleware(layer, traced)
 
     def apply(handler: Callable[..., Any]) -> Callable[..., Any]:
+        inside: list[_Layer] = list(getattr(handler, _LAYERS, ()))
+        if aws_client_assume_role is not None:
+            _refuse_hub_inside(layer, aws_client_assume_role, inside)
+        layer.handler_name = f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', '?')}"
         wrapped: Callable[..., Any] = middleware(handler)
         # Chained layers inside this one whose signing entry this layer defines are bound to it now, at
         # import; the others wait for an outer layer, or the first invocation.
@@ -484,6 +543,25 @@ def sts(
         if aws_client_assume_role is not None:
             outer.append(layer)
         setattr(wrapped, _CHAINED, outer)
+        setattr(wrapped, _LAYERS, [*inside, layer])
         return wrapped
 
     return apply
+
+
+def _refuse_hub_inside(layer: _Layer, hub_name: str, inside: list[_Layer]) -> None:
+    """Refuse a chained layer whose signing entry is defined only inside it (a cycle, or a reversed stack)."""
+    for inner in inside:
+        if hub_name not in inner.slots:
+            continue
+        mine = sorted(layer.slots)
+        if inner.hub_name is not None and inner.hub_name in layer.slots:
+            raise ConfigurationError(
+                f"a chaining cycle: entries {mine} are signed by {hub_name!r} (aws_client_assume_role), and "
+                f"{hub_name!r}, in an sts layer inside this one, is signed by {inner.hub_name!r} of this layer; "
+                "one of them must be assumed with the function's own credentials"
+            )
+        raise ConfigurationError(
+            f"aws_client_assume_role={hub_name!r} (entries {mine}): {hub_name!r} is defined by an sts layer "
+            "inside this one; the signing entry must come from a layer outside (put that layer first)"
+        )

@@ -1,62 +1,85 @@
 """Which ``sts`` entry a name means: ``get_credentials``, ``get_session``, ``get_client``, and the errors that say why not.
 
-Inside an invocation a name is looked up in the ``sts`` layers around it, innermost first. A layer
-pays for telling the accessors which layers surround the invocation (a ContextVar set and reset per
-invocation) only while one of its names is borne by another entry configuration in the process:
-a name borne by one configuration resolves through the registry alone. Outside an invocation (a
-worker thread, say) a name resolves when exactly one entry configuration in the process bears it.
+Inside an invocation a name is looked up in the ``sts`` layers around it, innermost first, and only
+there: whatever else the process imports meanwhile, a handler never gets another handler's entry.
+Outside an invocation (a worker thread, say) a name resolves when exactly one entry configuration in
+the process bears it.
+
+Which layers surround the call is read off the call stack, when a name is resolved: each layer's
+middleware step runs a code object of its own (``_state.layer_codes`` maps it to the layer), and
+the handler runs inside that step's frame. So the warm path pays nothing for it (a ContextVar set
+and reset per invocation cost more than the Powertools factory's own wrapper), and a look-up walks
+the few frames between the call and the innermost layer.
 
 The registry itself lives in :mod:`powertools_sts._state`; entries and layers are reached by duck
-typing (a layer has ``slots``, ``scoped`` and ``wraps_call``; an entry has ``layer``, ``provider``,
-``key``, ``max_age``, ``sessions`` and ``credentials()``).
+typing (a layer has ``slots`` and ``handler_name``; an entry has ``layer``, ``provider``, ``key``,
+``max_age``, ``sessions`` and ``credentials()``).
 """
 
 from __future__ import annotations
 
+import sys
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import boto3
 
 from . import _state
+from .credentials import Credentials
 from .exceptions import ConfigurationError
-
-if TYPE_CHECKING:
-    import boto3
-
-    from .credentials import Credentials
 
 __all__ = ["get_client", "get_credentials", "get_session", "hub_entry", "register_names"]
 
 
-def _within(chain: tuple[Any, Any] | None, name: str) -> Any:
-    while chain is not None:
-        slot = chain[0].slots.get(name)
-        if slot is not None:
-            return slot
-        chain = chain[1]
-    return None
+def _layers_around(frame: Any) -> list[Any]:
+    """Every sts layer whose middleware step is on the stack at ``frame`` or below it, innermost first."""
+    codes = _state.layer_codes
+    layers = []
+    while frame is not None:
+        ref = codes.get(id(frame.f_code))
+        layer = ref() if ref is not None else None
+        if layer is not None:
+            layers.append(layer)
+        frame = frame.f_back
+    return layers
 
 
-def _find(chain: tuple[Any, Any] | None, name: str) -> Any:
-    """Return the entry ``name`` of the layers around the invocation, innermost first, else the process's one."""
-    slot = _within(chain, name)
-    return slot if slot is not None else _outside(name)
+def _names_of(layers: list[Any]) -> list[str]:
+    names: list[str] = []
+    for layer in layers:
+        names.extend(name for name in layer.slots if name not in names)
+    return names
 
 
-def hub_entry(name: str) -> Any:
-    """Return the entry ``name`` that signs a chained layer's AssumeRole, as seen from this invocation.
+def _close(name: str, names: list[str]) -> str:
+    import difflib  # only on an error: import time is cold start
+
+    match = difflib.get_close_matches(name, names, n=1)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def hub_entry(name: str, entries: list[str]) -> Any:
+    """Return the entry ``name`` of the layers around this one that signs a chained layer's AssumeRole.
+
+    Called from the chained layer's own step, so the layers found on the stack are that layer and
+    the ones around it.
 
     Raises
     ------
     ConfigurationError
-        When no outer layer defines ``name``.
+        When no layer around the chained one (``entries`` are its names) defines ``name``.
     """
-    try:
-        return _find(_state.current_layers.get(), name)
-    except ConfigurationError as exc:
-        raise ConfigurationError(
-            f"aws_client_assume_role={name!r}: no outer sts layer defines an entry named {name!r}; "
-            "put the sts layer whose fetch_data has it outside this one"
-        ) from exc
+    around = _layers_around(sys._getframe(1))
+    for layer in around:
+        slot = layer.slots.get(name)
+        if slot is not None:
+            return slot
+    scope = [other for other in _names_of(around) if other not in entries]
+    raise ConfigurationError(
+        f"aws_client_assume_role={name!r} (entries {entries}): no sts layer around this one defines an entry "
+        f"named {name!r} (the layers around define {scope or 'nothing'}{_close(name, scope)}); put the sts "
+        f"layer whose fetch_data has {name!r} outside this one"
+    )
 
 
 def _configuration(slot: Any) -> Any:
@@ -65,18 +88,11 @@ def _configuration(slot: Any) -> Any:
 
 
 def register_names(layer: Any) -> None:
-    """Record the entry names of an applied layer; scope the layers whose names became ambiguous."""
+    """Record the entry names of an applied layer, for the resolution outside an invocation."""
     with _state.lock:
         for name, slot in layer.slots.items():
-            group = _state.names.setdefault(name, weakref.WeakSet())
-            group.add(slot)
+            _state.names.setdefault(name, weakref.WeakSet()).add(slot)
             _state.unique_names.pop(name, None)
-            bearers = list(group)
-            if len({_configuration(other) for other in bearers}) > 1:
-                # The name is ambiguous in the process: from now on these layers tell the accessors
-                # which of them surround the invocation.
-                for other in bearers:
-                    other.layer.scoped = other.layer.wraps_call = True
         for name in [name for name, group in _state.names.items() if not group]:
             del _state.names[name]  # the layers that bore it are gone
 
@@ -93,17 +109,37 @@ def _outside(name: str) -> Any:
         if len({_configuration(other) for other in bearers}) == 1:
             _state.unique_names[name] = weakref.ref(bearers[0])
             return bearers[0]
+        known = sorted(other for other, group in _state.names.items() if group)
     reason = "no sts layer has an entry" if not bearers else f"{len(bearers)} different sts entries are"
     raise ConfigurationError(
-        f"{reason} named {name!r} for this call: outside an sts-decorated invocation (a worker thread, say) a "
-        "name resolves only when exactly one entry in the process bears it. Read the credentials inside the "
-        "handler with get_credentials(name) and pass them on explicitly, e.g. "
-        "boto3.client('s3', **creds.as_boto3_kwargs())"
+        f"{reason} named {name!r} (the call is outside any sts-decorated invocation: a worker thread, say, where "
+        f"a name resolves only when exactly one entry in the process bears it; names in the process: "
+        f"{known or 'none'}{_close(name, known)}). Read the credentials inside the handler with "
+        "get_credentials(name) and pass them on explicitly, e.g. boto3.client('s3', **creds.as_boto3_kwargs())"
     )
 
 
 def _entry(name: str) -> Any:
-    return _find(_state.current_layers.get(), name)
+    # The frame of the accessor's caller (get_credentials -> _entry): the walk starts there.
+    frame: Any = sys._getframe(2)
+    codes = _state.layer_codes
+    innermost = None
+    while frame is not None:
+        ref = codes.get(id(frame.f_code))
+        layer = ref() if ref is not None else None
+        if layer is not None:
+            slot = layer.slots.get(name)
+            if slot is not None:
+                return slot
+            innermost = innermost or layer
+        frame = frame.f_back
+    if innermost is None:
+        return _outside(name)
+    scope = _names_of(_layers_around(sys._getframe(2)))
+    raise ConfigurationError(
+        f"no entry named {name!r} in the sts layers around this invocation of handler {innermost.handler_name} "
+        f"(names in scope: {scope}{_close(name, scope)})"
+    )
 
 
 def get_credentials(name: str) -> Credentials:

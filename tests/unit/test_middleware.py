@@ -941,19 +941,52 @@ def test_an_inner_layer_entry_shadows_an_outer_one_of_the_same_name(moto_sts):
     assert "/reports/" in outer_only.assumed_role_arn
 
 
-def test_inside_an_invocation_a_name_the_layers_lack_resolves_only_when_one_entry_bears_it(moto_sts):
-    # A name the layers around the invocation do not define resolves as it does outside one: to the
-    # one entry configuration in the process that bears it, never to one of several.
+def test_inside_an_invocation_a_name_resolves_only_in_the_layers_around_it(moto_sts):
+    # A name the layers around the invocation do not define is an error, even when exactly one other
+    # handler's entry bears it: handler A never gets handler B's credentials.
     theirs = unique("theirs")
-    # Layers live as long as their handlers: these are kept, as a module keeps its handler.
-    first = sts(fetch_data={theirs: OTHER_ROLE}, disable_prefetch=True)(returns_credentials(theirs))
+    other = sts(fetch_data={theirs: OTHER_ROLE}, disable_prefetch=True)(returns_credentials(theirs))
     mine = sts(fetch_data={"mine": ROLE}, disable_prefetch=True)(returns_credentials(theirs))
-    assert invoke(mine).assumed_role_arn.startswith("arn:aws:sts::444455556666:assumed-role/")
-
-    second = sts(fetch_data={theirs: ROLE}, disable_prefetch=True)(returns_credentials(theirs))  # now two bear it
-    assert first is not second
-    with pytest.raises(ConfigurationError, match="2 different sts entries"):
+    with pytest.raises(ConfigurationError) as raised:
         invoke(mine)
+    message = str(raised.value)
+    assert f"no entry named {theirs!r} in the sts layers around this invocation of handler" in message
+    assert "returns_credentials.<locals>.handler" in message
+    assert "names in scope: ['mine']" in message
+    assert moto_sts.assume_role_calls == 1  # the handler's own entry, prepared before it ran
+    assert invoke(other).assumed_role_arn.startswith("arn:aws:sts::444455556666:assumed-role/")
+
+
+def test_a_typo_says_where_the_call_is_and_suggests_the_close_name(moto_sts):
+    def body(event: Any, context: Any) -> Any:
+        return get_client("report", "s3")
+
+    handler = sts(fetch_data={"reports": ROLE, "audit": OTHER_ROLE}, disable_prefetch=True)(body)
+    with pytest.raises(ConfigurationError) as raised:
+        invoke(handler)
+    message = str(raised.value)
+    assert "handler tests.unit.test_middleware.test_a_typo_says_where_the_call_is_and_suggests_the_close_name" in message
+    assert "names in scope: ['reports', 'audit']; did you mean 'reports'?" in message
+    with pytest.raises(ConfigurationError, match="outside any sts-decorated invocation.*did you mean 'reports'"):
+        get_credentials("reportz")
+
+
+def test_a_module_imported_during_an_invocation_does_not_change_what_a_name_means(moto_sts):
+    name = unique("reports")
+    seen: list[Any] = []
+
+    def body(event: Any, context: Any) -> Any:
+        seen.append(get_credentials(name))
+        # A module imported lazily here defines another entry with this handler's name.
+        later = sts(fetch_data={name: OTHER_ROLE}, disable_prefetch=True)(returns_credentials(name))
+        seen.append(get_credentials(name))
+        return later
+
+    handler = sts(fetch_data={name: ROLE}, disable_prefetch=True)(body)
+    later = invoke(handler)
+    assert seen[0] is seen[1]
+    assert ":111122223333:" in seen[1].assumed_role_arn
+    assert ":444455556666:" in invoke(later).assumed_role_arn
 
 
 def test_two_handlers_with_one_name_each_get_their_own_entry(moto_sts):
@@ -1176,4 +1209,80 @@ def test_a_chained_layer_refuses_its_own_session_or_client(moto_sts, option):
     value = boto3.session.Session() if option == "boto3_session" else boto3.client("sts")
     with pytest.raises(ConfigurationError, match="aws_client_assume_role"):
         sts(fetch_data={"spoke": SPOKE}, aws_client_assume_role="hub", **{option: value})
+    assert moto_sts.assume_role_calls == 0
+
+
+# -- issue 10: set_to_context never breaks the Lambda context ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["aws_request_id", "get_remaining_time_in_millis", "function-name", "tenant_id", "_aws_request_id", "log"]
+)
+def test_set_to_context_refuses_a_name_that_shadows_a_context_attribute(moto_sts, name):
+    with pytest.raises(ConfigurationError, match=rf"entry {name!r} would replace context\."):
+        sts(fetch_data={name: ROLE}, set_to_context=True)
+    assert moto_sts.assume_role_calls == 0
+
+
+def test_set_to_context_refuses_names_that_map_to_one_attribute(moto_sts):
+    with pytest.raises(ConfigurationError, match=r"entries 'a-b' and 'a_b' both map to context\.a_b"):
+        sts(fetch_data={"a-b": ROLE, "a_b": OTHER_ROLE}, set_to_context=True)
+    assert moto_sts.assume_role_calls == 0
+    sts(fetch_data={"a-b": ROLE, "a_b": OTHER_ROLE}, disable_prefetch=True)  # fine without set_to_context
+
+
+class SlotsContext:
+    __slots__ = ("aws_request_id",)
+
+
+@pytest.mark.parametrize("context", [None, {"aws_request_id": "r"}, SlotsContext()], ids=["none", "dict", "slots"])
+def test_a_context_that_cannot_take_attributes_is_a_configuration_error(moto_sts, context):
+    handler = sts(fetch_data={"reports": ROLE}, set_to_context=True, disable_prefetch=True)(returns_credentials())
+    with pytest.raises(ConfigurationError, match=rf"the Lambda context, a {type(context).__name__}, cannot take"):
+        handler({}, context)
+
+
+def test_under_the_runtime_context_set_to_context_leaves_its_attributes_alone(moto_sts):
+    def body(event, context):
+        return context.aws_request_id, context.get_remaining_time_in_millis() > 0, context.reports
+
+    handler = sts(fetch_data={"reports": ROLE}, set_to_context=True, disable_prefetch=True)(body)
+    request_id, has_time, creds = invoke(handler, request_id="req-42")
+    assert (request_id, has_time) == ("req-42", True)
+    assert creds.access_key_id.startswith("ASIA")
+
+
+# -- issue 10: every chaining mistake is a ConfigurationError naming the entries -----------------------------
+
+
+def test_a_chaining_cycle_is_refused_when_applied(moto_sts):
+    # The outer layer is chained to "b"; the inner layer defines "b", chained to the outer's "a".
+    inner = sts(fetch_data={"b": SPOKE}, aws_client_assume_role="a")(returns_credentials("b"))
+    with pytest.raises(ConfigurationError, match=r"a chaining cycle: entries \['a'\] are signed by 'b'"):
+        sts(fetch_data={"a": HUB}, aws_client_assume_role="b")(inner)
+    assert moto_sts.assume_role_calls == 0
+
+
+def test_a_hub_defined_only_inside_the_chained_layer_is_refused_when_applied(moto_sts):
+    inner = sts(fetch_data={"hub": HUB}, disable_prefetch=True)(returns_credentials("hub"))
+    with pytest.raises(ConfigurationError, match=r"'hub' is defined by an sts layer inside this one"):
+        sts(fetch_data={"spoke": SPOKE}, aws_client_assume_role="hub")(inner)
+
+
+def test_a_chain_of_chains_binds_in_order_whatever_ran_before(moto_sts, sts_requests):
+    # hub -> middle (chained to hub) -> leaf (chained to middle): the leaf's hub is itself chained.
+    leaf = sts(fetch_data={"leaf": OTHER_ROLE}, aws_client_assume_role="middle")(returns_credentials("middle", "leaf"))
+    middle = sts(fetch_data={"middle": SPOKE}, aws_client_assume_role="hub")(leaf)
+    handler = sts(fetch_data={"hub": HUB}, disable_prefetch=True)(middle)
+    middle_creds, leaf_creds = invoke(handler)
+    assert "/audit/" in leaf_creds.assumed_role_arn
+    signers = {request.params["RoleArn"]: request.access_key for request in sts_requests}
+    assert signers[OTHER_ROLE] == middle_creds.access_key_id
+
+
+def test_a_chained_entry_outside_any_hub_is_a_configuration_error_not_an_assertion(moto_sts):
+    leaf = sts(fetch_data={"leaf": OTHER_ROLE}, aws_client_assume_role="middle")(returns_credentials("leaf"))
+    middle = sts(fetch_data={"middle": SPOKE}, aws_client_assume_role="hub")(leaf)  # no layer defines "hub"
+    with pytest.raises(ConfigurationError, match=r"aws_client_assume_role='hub' \(entries \['middle'\]\)"):
+        invoke(middle)
     assert moto_sts.assume_role_calls == 0

@@ -4,9 +4,12 @@ botocore logs every response body at DEBUG (``botocore.parsers``: "Response body
 AssumeRole response body holds the SecretAccessKey and SessionToken. It also logs every request it
 signs (``botocore.endpoint``: "Sending http request", ``botocore.auth``: "CanonicalRequest"), with
 the session token of the signing credentials in the ``X-Amz-Security-Token`` header: for a client of
-``get_client`` or a chained AssumeRole, a token this package handed out. A user who turns on boto
-debugging to chase an STS problem would copy live credentials into CloudWatch. The filter masks
-those values, in XML, JSON, header and canonical-request form, and leaves everything else alone.
+``get_client`` or a chained AssumeRole, a token this package handed out. And it logs the parameters of
+every call before it sends it (``botocore.endpoint``: "Making request ... with params"), an
+AssumeRole's ``ExternalId`` among them. A user who turns on boto debugging to chase an STS problem
+would copy live credentials, and the shared secret of a third-party role, into CloudWatch. The filter
+masks those values, in XML, JSON, dict, form, header and canonical-request form, and leaves
+everything else alone.
 """
 
 from __future__ import annotations
@@ -23,12 +26,20 @@ MASK = "***"
 
 # The closing tag or quote is not required: a truncated body must be masked too. The patterns are
 # compiled on first use (re caches them): most processes never log a body, and import time is cold start.
-_XML = rb"(<(?:SecretAccessKey|SessionToken)>)[^<]*"
+_XML = rb"(<(?:SecretAccessKey|SessionToken|ExternalId)>)[^<]*"
 _JSON = rb'("(?:SecretAccessKey|SessionToken)"\s*:\s*")(?:[^"\\]|\\.)*'
 # X-Amz-Security-Token as a header ({'X-Amz-Security-Token': b'...'}), a canonical-request line
 # (x-amz-security-token:...) or a query parameter (X-Amz-Security-Token=...).
 _TOKEN = rb"""(?i)(x-amz-security-token['"]?\s*[:=]\s*(?:b?['"])?)[^'"\s,&}]+"""
-_MARKERS = ("SecretAccessKey", "SessionToken", "ecurity-token", "ecurity-Token")
+# ExternalId as the key of a dict repr or of JSON ('ExternalId': '...', up to the quote it opened
+# with) or as a form-encoded or query parameter (ExternalId=...&); as an XML element, in _XML. botocore
+# logs only the dict today (the params of "Making request"); the others are the forms the same value
+# takes in a request body, a query string or a SigV2 string to sign, should a botocore version log one.
+# Case-sensitive, as the API spells the parameter: the package validates the value before any call,
+# so no STS validation message (which spells it "externalId") ever quotes one.
+_EXTERNAL_ID_QUOTED = rb"""(ExternalId['"]\s*:\s*b?(['"]))(?:(?!\2)[^\\]|\\.)*"""
+_EXTERNAL_ID_FORM = rb"""(ExternalId=)[^&'"\s]*"""
+_MARKERS = ("SecretAccessKey", "SessionToken", "ecurity-token", "ecurity-Token", "ExternalId")
 _MASK = MASK.encode()
 
 
@@ -36,6 +47,9 @@ def _mask(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
         masked = re.sub(_XML, rb"\1" + _MASK, bytes(value))
         masked = re.sub(_JSON, rb"\1" + _MASK, masked)
+        if b"ExternalId" in masked:  # only AssumeRole requests: every other record skips two passes
+            masked = re.sub(_EXTERNAL_ID_QUOTED, rb"\1" + _MASK, masked)
+            masked = re.sub(_EXTERNAL_ID_FORM, rb"\1" + _MASK, masked)
         return re.sub(_TOKEN, rb"\1" + _MASK, masked)
     if isinstance(value, str):
         if any(marker in value for marker in _MARKERS):
@@ -53,7 +67,7 @@ def _mask(value: Any) -> Any:
 
 
 class SecretsFilter(logging.Filter):
-    """A logging filter that masks ``SecretAccessKey`` and ``SessionToken`` values in a record.
+    """A logging filter that masks ``SecretAccessKey``, ``SessionToken``, ``X-Amz-Security-Token`` and ``ExternalId`` values in a record.
 
     Example
     -------
@@ -61,6 +75,10 @@ class SecretsFilter(logging.Filter):
     >>> record = logging.LogRecord("botocore.parsers", 10, "", 0, "Response body: %r", body, None)
     >>> SecretsFilter().filter(record) and record.getMessage()
     "Response body: b'<SessionToken>***</SessionToken>'"
+    >>> params = ("AssumeRole", {"body": {"RoleArn": "arn:aws:iam::111122223333:role/r", "ExternalId": "x-1234"}})
+    >>> record = logging.LogRecord("botocore.endpoint", 10, "", 0, "Making request for %s with params: %s", params, None)
+    >>> SecretsFilter().filter(record) and record.getMessage()
+    "Making request for AssumeRole with params: {'body': {'RoleArn': 'arn:aws:iam::111122223333:role/r', 'ExternalId': '***'}}"
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -73,7 +91,8 @@ class SecretsFilter(logging.Filter):
         return True
 
 
-#: The botocore loggers that print response bodies or signed requests at DEBUG.
+#: The botocore loggers that print response bodies, signed requests or a call's parameters at DEBUG: with
+#: every logger at DEBUG, no other one holds any of the values masked here (tests/reliability/test_secrets.py).
 LOGGERS = ("botocore.parsers", "botocore.endpoint", "botocore.auth")
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore import UNSIGNED
 from botocore.config import Config
-from botocore.credentials import DeferredRefreshableCredentials
+from botocore.credentials import DeferredRefreshableCredentials, ReadOnlyCredentials
 
 from . import _clock, _state
 from .exceptions import ConfigurationError
@@ -72,10 +72,26 @@ def refreshing_session(source: Callable[[], Credentials], *, region_name: str | 
 
 
 class _FollowingCredentials(DeferredRefreshableCredentials):
-    """botocore refreshable credentials that refresh whenever their source holds other credentials.
+    """botocore refreshable credentials that sign with their source's current credentials, and only those.
 
     botocore's own rule, refresh within 15 (advisory) or 10 (mandatory) minutes of expiry, knows
     nothing of the entry's margin, ``max_age`` or a cleared cache; the source does, so it decides.
+
+    Nor is botocore's refresh policy what keeps a request from being signed with credentials at or
+    past the entry's 60 s floor: today a failed mandatory refresh raises, but botocore's coming
+    "static stability" keeps the cached credentials after a failed refresh and backs off for minutes
+    instead. So what the signer reads (:meth:`get_frozen_credentials`, and the ``access_key``,
+    ``secret_key`` and ``token`` properties, which read it) asks the source first: the source raises
+    ``AssumeRoleError`` when it has no usable credentials, and whatever botocore kept, only the
+    source's current credentials are handed out.
+
+    Example
+    -------
+    >>> from powertools_sts import Credentials
+    >>> from datetime import datetime, timedelta, timezone
+    >>> creds = Credentials("ASIAEXAMPLE", "secret", "token", datetime.now(timezone.utc) + timedelta(hours=1))
+    >>> _FollowingCredentials(lambda: creds).get_frozen_credentials().access_key
+    'ASIAEXAMPLE'
     """
 
     def __init__(self, source: Callable[[], Credentials]) -> None:
@@ -97,6 +113,58 @@ class _FollowingCredentials(DeferredRefreshableCredentials):
         # the frozen ones are still the old (or, on first use, no) credentials.
         frozen = self._frozen_credentials  # type: ignore[attr-defined]  # botocore keeps it there
         return frozen is None or frozen.access_key != self._source().access_key_id
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        """Return the source's current credentials, as botocore's signer reads them before each request.
+
+        Raises
+        ------
+        AssumeRoleError
+            When the source has no usable credentials (past the floor, STS failing), whatever
+            credentials botocore still holds.
+        """
+        # The source first, and its answer decides; while fresh, it is a clock read (the entry's own
+        # cache), and the frozen credentials it matches are what botocore's refresh would return too.
+        current = self._source()
+        frozen: ReadOnlyCredentials | None = self._frozen_credentials  # type: ignore[attr-defined]
+        if frozen is not None and frozen.access_key == current.access_key_id:
+            return frozen
+        # New credentials: botocore takes them over (its lock, its published frozen credentials).
+        frozen = super().get_frozen_credentials()
+        if frozen is not None and frozen.access_key == current.access_key_id:
+            return frozen
+        # botocore kept others (a failed refresh it swallowed, a back-off): not those, the source's.
+        return ReadOnlyCredentials(current.access_key_id, current.secret_access_key, current.session_token)
+
+    # botocore's properties refresh by botocore's rules and then read its attributes: read the frozen
+    # credentials above instead. The setters are how botocore stores a refresh. The stubs type the
+    # frozen fields str | None; these, the source's, are always str.
+    @property
+    def access_key(self) -> str:
+        """The access key id of :meth:`get_frozen_credentials`."""
+        return self.get_frozen_credentials().access_key  # type: ignore[return-value]
+
+    @access_key.setter
+    def access_key(self, value: str | None) -> None:
+        self._access_key = value
+
+    @property
+    def secret_key(self) -> str:
+        """The secret access key of :meth:`get_frozen_credentials`."""
+        return self.get_frozen_credentials().secret_key  # type: ignore[return-value]
+
+    @secret_key.setter
+    def secret_key(self, value: str | None) -> None:
+        self._secret_key = value
+
+    @property
+    def token(self) -> str:
+        """The session token of :meth:`get_frozen_credentials`."""
+        return self.get_frozen_credentials().token  # type: ignore[return-value]
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        self._token = value
 
 
 _PLAIN = frozenset({str, bool, int, float, bytes, type(None)})

@@ -35,6 +35,8 @@ from .helpers import lambda_context
 
 ENTRY = "orders"
 GOOD = {"RoleArn": ROLE, "RoleSessionName": "orders-fn", "DurationSeconds": 3600}
+LONG_ROLE = "arn:aws:iam::111122223333:role/" + "p" * 2202 + "/r"  # 2,235 characters, a well-formed IAM role ARN
+LONG_POLICY_ARN = "arn:aws:iam::aws:policy/" + "p" * 2030  # 2,054 characters
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,47 @@ CASES: dict[str, Bad] = {
         "assume_role", None, ("DurationSeconds",), options={"DurationSeconds": "1h"}
     ),
     "assume_role-TokenCode": Bad("assume_role", None, ("TokenCode",), options={"TokenCode": "123456"}),
+    # Issue 10, item 1: accepted until the rules came from STS's service model (the last three escaped as
+    # ValueError: an int beyond sys.get_int_max_str_digits() has no repr for the message).
+    "Tags-Key-comma": Bad("entry", tags({"Key": "team,owner", "Value": "v"}), (ENTRY, "Tags Key", "pattern")),
+    "Tags-Key-bang": Bad("entry", tags({"Key": "a!b", "Value": "v"}), (ENTRY, "Tags Key", "pattern")),
+    "Tags-Key-newline": Bad("entry", tags({"Key": "a\nb", "Value": "v"}), (ENTRY, "Tags Key", "pattern")),
+    "Tags-Value-comma": Bad("entry", tags({"Key": "k", "Value": "team,owner"}), (ENTRY, "Tags Value", "pattern")),
+    "Tags-Value-tab": Bad("entry", tags({"Key": "k", "Value": "a\tb"}), (ENTRY, "Tags Value", "pattern")),
+    "Tags-and-TransitiveTagKeys-hash": Bad(
+        "entry", {**tags({"Key": "#k", "Value": "v"}), "TransitiveTagKeys": ["#k"]}, (ENTRY, "Tags Key", "pattern")
+    ),
+    "TransitiveTagKeys-hash": entry("TransitiveTagKeys", ["#k"], "pattern"),
+    "RoleArn-2235-chars": entry("RoleArn", LONG_ROLE, "2048", "2235"),
+    "PolicyArns-arn-2054-chars": Bad(
+        "entry", {**GOOD, "PolicyArns": [{"arn": LONG_POLICY_ARN}]}, (ENTRY, "PolicyArns arn", "2048")
+    ),
+    "ProvidedContexts-empty": entry("ProvidedContexts", [], "at least 1"),
+    "Policy-euro": entry("Policy", '{"Sid":"\u20ac"}', "pattern"),
+    "Policy-emoji": entry("Policy", '{"Sid":"\U0001f600"}', "pattern"),
+    "Policy-42-string": entry("Policy", "42", "JSON object"),
+    "Policy-NaN-string": entry("Policy", "NaN", "NaN"),
+    "Policy-array-string": entry("Policy", "[]", "JSON object"),
+    "Policy-null-string": entry("Policy", "null", "JSON object"),
+    "Policy-NaN-member": entry("Policy", '{"n": NaN}', "NaN"),
+    "Policy-Infinity-member": entry("Policy", '{"n": -Infinity}', "Infinity"),
+    "Policy-1e400-member": entry("Policy", '{"n": 1e400}', "double"),
+    "Policy-2**53-member": entry("Policy", '{"n": 9007199254740992}', "2**53"),
+    "Policy-dict-nan": entry("Policy", {"n": math.nan}, "JSON"),
+    "Policy-dict-inf": entry("Policy", {"n": -math.inf}, "JSON"),
+    "Policy-dict-10**400": entry("Policy", {"n": 10**400}, "2**53"),
+    "Policy-65-deep": entry("Policy", '{"a":' + "[" * 65 + "]" * 65 + "}", "64"),
+    "MinimumSessionTokenSize": Bad(
+        "entry", {**GOOD, "MinimumSessionTokenSize": 1024}, (ENTRY, "MinimumSessionTokenSize", "does not support")
+    ),
+    "get-Tags-Key-comma": Bad("get", None, ("Tags Key",), options={"Tags": [{"Key": "team,owner", "Value": "v"}]}),
+    "get-Policy-42": Bad("get", None, ("Policy",), options={"Policy": "42"}),
+    "get-Policy-dict-nan": Bad("get", None, ("Policy",), options={"Policy": {"n": math.nan}}),
+    "get-RoleArn-2235-chars": Bad("get", None, ("RoleArn", "2048"), options={"role_arn": LONG_ROLE}),
+    "assume_role-Policy-euro": Bad("assume_role", None, ("Policy",), options={"Policy": '{"Sid":"\u20ac"}'}),
+    "DurationSeconds-10**5000": entry("DurationSeconds", 10**5000, "43200"),
+    "max_age-10**5000": Bad("sts", None, ("max_age",), options={"max_age": 10**5000}),
+    "refresh_margin-10**5000": Bad("sts", None, ("refresh_margin",), options={"refresh_margin": 10**5000}),
 }
 
 
@@ -240,7 +283,10 @@ def test_the_table_is_large_enough() -> None:
 
 # -- fuzzing ----------------------------------------------------------------------------------------
 
-NAMES = (*ASSUME_ROLE_PARAMETERS, "RoleARN", "SerialNumber", "TokenCode", "Key", "Value", "arn", "ProviderArn")
+NAMES = (
+    *ASSUME_ROLE_PARAMETERS,
+    *("RoleARN", "SerialNumber", "TokenCode", "MinimumSessionTokenSize", "Key", "Value", "arn", "ProviderArn"),
+)
 TEXTS = (
     ROLE,
     "arn:aws:iam::aws:policy/ReadOnlyAccess",
@@ -251,6 +297,9 @@ TEXTS = (
     '{"Version": "2012-10-17"}',
     "team",
     "",
+    "team,owner",
+    "NaN",
+    '{"Sid":"\u20ac"}',
 )
 scalars = (
     st.none()

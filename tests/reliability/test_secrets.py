@@ -256,3 +256,93 @@ def test_a_chained_assume_role_does_not_log_the_hub_token(moto_sts, capture: Cap
     assert moto_sts.assume_role_calls == 2
     assert target.access_key_id != hub.access_key_id
     assert _token_records(capture, hub.session_token) == []
+
+
+# -- ExternalId -------------------------------------------------------------------------------------------
+# Found by this test: botocore.endpoint's "Making request for OperationModel(name=AssumeRole) with params"
+# record holds the request dict, ExternalId included (one record per AssumeRole call, retries or not).
+# Searched for in every record of every logger: that record is the only one that holds it.
+
+EXTERNAL_ID = "partner-external-id-42"
+
+
+@pytest.fixture
+def every_logger(capture: Capture) -> Iterator[Capture]:
+    """Every logger that exists (moto's werkzeug, urllib3, botocore's each) at DEBUG, into ``capture``."""
+    loggers = [logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)]
+    saved = [(logger, logger.level) for logger in loggers]
+    apart = [logger for logger in loggers if not logger.propagate and capture not in logger.handlers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+    for logger in apart:
+        logger.addHandler(capture)
+    try:
+        yield capture
+    finally:
+        for logger in apart:
+            logger.removeHandler(capture)
+        for logger, level in saved:
+            logger.setLevel(level)
+
+
+def _record_texts(capture: Capture) -> list[tuple[str, str]]:
+    """(logger, text) for each record: its formatted message and traceback, its msg and its args."""
+    return [
+        (record.name, part)
+        for record, text in zip(capture.records, capture.texts)
+        for part in (text, repr(record.msg), repr(record.args))
+    ]
+
+
+def test_the_external_id_is_in_no_log_record(proxy: FaultProxy, moto_sts, every_logger: Capture) -> None:
+    provider = STSProvider(boto_config=fast_config())
+    provider.get(ROLE, ExternalId=EXTERNAL_ID)
+    proxy.set_mode("denied")  # an error answer, and its records, too
+    with pytest.raises(AssumeRoleError) as caught:
+        provider.get(ROLE, ExternalId=EXTERNAL_ID, force_fetch=True)
+    proxy.set_mode("pass")
+
+    @sts(fetch_data={"audit": {"RoleArn": OTHER_ROLE, "ExternalId": EXTERNAL_ID}}, boto_config=fast_config())
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        return get_client("audit", "sts", endpoint_url=moto_sts.url).get_caller_identity()
+
+    assert "assumed-role/audit/" in handler({}, lambda_context())["Arn"]
+
+    texts = _record_texts(every_logger)
+    assert [(name, text[:200]) for name, text in texts if EXTERNAL_ID in text] == []
+    assert EXTERNAL_ID not in "".join(_exception_texts(caught.value))
+    # The records were there, masked: one "Making request" per AssumeRole sent (the prefetch at decoration).
+    masked = [text for name, text in texts if name == "botocore.endpoint" and f"'ExternalId': '{MASK}'" in text]
+    assert len(masked) >= 3
+    assert proxy.counts["pass"] + proxy.counts["denied"] >= 3
+
+
+@pytest.mark.parametrize(
+    ("logged", "shown"),
+    [
+        ({"body": {"Action": "AssumeRole", "ExternalId": EXTERNAL_ID}}, "'ExternalId': '***'"),
+        (f'{{"ExternalId": "{EXTERNAL_ID}", "RoleArn": "{ROLE}"}}', '"ExternalId": "***"'),
+        (f"Action=AssumeRole&ExternalId={EXTERNAL_ID}&RoleArn=x", "&ExternalId=***&RoleArn=x"),
+        (f"Action=AssumeRole&ExternalId={EXTERNAL_ID}".encode(), "&ExternalId=***'"),
+        (f"<ExternalId>{EXTERNAL_ID}</ExternalId>", "<ExternalId>***</ExternalId>"),
+        (f"{{'ExternalId': '{EXTERNAL_ID[:9]}", "'ExternalId': '***"),  # cut off in the middle
+    ],
+    ids=["dict", "json", "form", "form-bytes", "xml", "cut-off"],
+)
+def test_the_external_id_is_masked_in_every_form(logged: Any, shown: str, capture: Capture) -> None:
+    logging.getLogger("botocore.endpoint").debug("Making request for %s with params: %s", "AssumeRole", logged)
+    message = capture.records[-1].getMessage()
+    assert shown in message
+    assert EXTERNAL_ID[:9] not in message
+
+
+def test_around_an_external_id_nothing_is_masked(capture: Capture) -> None:
+    """A policy, tags and the role are no secrets: they stay readable beside a masked ExternalId."""
+    policy = '{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}'
+    params = {"RoleArn": ROLE, "ExternalId": EXTERNAL_ID, "Policy": policy, "Tags": [{"Key": "team", "Value": "red"}]}
+    # As botocore.endpoint logs it: two arguments, the second the request dict.
+    logging.getLogger("botocore.endpoint").debug(
+        "Making request for %s with params: %s", "AssumeRole", {"body": params}
+    )
+    message = capture.records[-1].getMessage()
+    assert message == "Making request for AssumeRole with params: " + str({"body": {**params, "ExternalId": MASK}})

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import threading
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from botocore.credentials import RefreshableCredentials
+from botocore.exceptions import ClientError
 
 import powertools_sts
 from powertools_sts import AssumeRoleError, Credentials, STSProvider
@@ -25,10 +31,11 @@ class Source:
         self.provider = STSProvider()
         self.calls = 0
         self.handed_out: list[Credentials] = []
+        self.params: dict[str, Any] = {}  # AssumeRole parameters of the next calls
 
     def __call__(self) -> Credentials:
         self.calls += 1
-        creds = self.provider.get(ROLE)
+        creds = self.provider.get(ROLE, **self.params)
         self.handed_out.append(creds)
         return creds
 
@@ -114,6 +121,134 @@ def test_a_failed_refresh_keeps_the_old_credentials_until_the_floor(moto_sts, cl
     clock.advance(3550 - PAST_REFRESH)  # under the 60 s floor: nothing can serve
     with pytest.raises(AssumeRoleError):
         frozen_key(session)
+
+
+# -- whatever botocore's refresh policy ---------------------------------------------------------------
+
+
+@pytest.fixture(params=["today", "static-stability"])
+def botocore_refresh_policy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """botocore's refresh as installed, then as its coming credential-refresh "static stability" will be.
+
+    That one is on botocore's ``feature/credential-refresh`` branch, behind a flag, with no opt-out
+    planned: a refresh that fails, once credentials are cached, no longer raises; botocore logs it,
+    keeps the cached credentials and tries no refresh for 5 to 10 minutes (here 5, on the credentials'
+    own clock). Simulated around the whole of ``_refresh``, not only ``_protected_refresh`` (where the
+    branch catches): today the source's error escapes from ``refresh_needed``, before botocore's error
+    handling, and which of botocore's steps call the source, inside that handling or not, is
+    botocore's business.
+    """
+    if request.param == "today":
+        return request.param
+    refresh = RefreshableCredentials._refresh
+
+    def static_stability(self: Any) -> None:
+        blocked_until = getattr(self, "_test_blocked_until", None)
+        if blocked_until is not None and self._time_fetcher() < blocked_until:
+            return  # in the back-off: the cached credentials serve
+        try:
+            refresh(self)
+        except Exception:
+            if self._frozen_credentials is None:
+                raise  # nothing cached to fall back to: the branch raises too
+            self._test_blocked_until = self._time_fetcher() + timedelta(seconds=300)
+
+    monkeypatch.setattr(RefreshableCredentials, "_refresh", static_stability)
+    return request.param
+
+
+def signing_keys(client: Any) -> list[str]:
+    """The access key id of every request ``client`` sends, read from its Authorization header once signed."""
+    keys: list[str] = []
+
+    def record(request: Any, **kwargs: Any) -> None:
+        authorization = request.headers["Authorization"]
+        if isinstance(authorization, bytes):
+            authorization = authorization.decode()
+        found = re.search(r"Credential=([^/]+)/", authorization)
+        assert found is not None
+        keys.append(found.group(1))
+
+    client.meta.events.register("before-send", record)
+    return keys
+
+
+def outcome(call: Callable[[], Any]) -> BaseException | None:
+    try:
+        call()
+    except (AssumeRoleError, ClientError) as exc:  # ClientError: moto refusing what was signed
+        return exc
+    return None
+
+
+def recover(moto_sts: Any, source: Source) -> None:
+    """STS is back, and the source hands out new credentials.
+
+    moto's expirations follow the real clock, so credentials it issues now would look 50 s from expiry
+    on the advanced fake clock: the source asks for a longer session from now on (another cache key of
+    its provider, so a fetch). Where the source's new credentials come from is no business of the
+    session's: it must sign with them.
+    """
+    moto_sts.post("/moto-api/reset-auth", b"inf")
+    source.params = {"DurationSeconds": 7200}
+
+
+def test_a_client_never_signs_past_the_floor_whatever_botocores_refresh_policy(
+    moto_sts, clock, botocore_refresh_policy
+):
+    source = Source()
+    client = SessionCache(source).client("sts")  # a client of get_client
+    signed = signing_keys(client)
+    client.get_caller_identity()
+    first = source.handed_out[-1].access_key_id
+    moto_sts.enable_iam()  # from now on STS refuses the function's dummy credentials
+
+    clock.advance(PAST_REFRESH)  # the refresh fails: the still valid credentials serve
+    outcome(client.get_caller_identity)
+    assert signed == [first, first]
+
+    clock.advance(3550 - PAST_REFRESH)  # under the 60 s floor, STS failing: nothing may sign
+    below_floor = [outcome(client.get_caller_identity) for _ in range(3)]
+    assert signed == [first, first]
+    assert all(isinstance(error, AssumeRoleError) for error in below_floor)
+
+    recover(moto_sts, source)  # while botocore's back-off is not over
+    client.get_caller_identity()
+    latest = source.handed_out[-1].access_key_id
+    assert latest != first
+    assert signed == [first, first, latest]  # the source's new credentials, not what botocore kept
+
+
+def test_a_sessions_credentials_never_read_past_the_floor_whatever_botocores_refresh_policy(
+    moto_sts, clock, botocore_refresh_policy
+):
+    source = Source()
+    credentials = refreshing_session(source).get_credentials()
+    first = credentials.get_frozen_credentials()
+    moto_sts.enable_iam()
+    clock.advance(3550)  # under the floor, STS failing
+
+    # What a signer reads: the frozen credentials, or (older code, other libraries) the properties.
+    reads: dict[str, Callable[[], Any]] = {
+        "get_frozen_credentials": credentials.get_frozen_credentials,
+        "access_key": lambda: credentials.access_key,
+        "secret_key": lambda: credentials.secret_key,
+        "token": lambda: credentials.token,
+    }
+    served = []
+    for name, read in reads.items():
+        with contextlib.suppress(AssumeRoleError):
+            read()
+            served.append(name)
+    assert served == []
+
+    recover(moto_sts, source)
+    frozen = credentials.get_frozen_credentials()
+    latest = source.handed_out[-1]
+    assert latest.access_key_id != first.access_key
+    expected = (latest.access_key_id, latest.secret_access_key, latest.session_token)
+    assert (frozen.access_key, frozen.secret_key, frozen.token) == expected
+    assert (credentials.access_key, credentials.secret_key, credentials.token) == expected
 
 
 # -- SessionCache -------------------------------------------------------------------------------------------

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+from collections.abc import Iterator
+from types import MappingProxyType
+from typing import Any
 
 import pytest
 
-from powertools_sts import ConfigurationError, STSProvider
+from powertools_sts import ConfigurationError, STSProvider, _state, validation
 from powertools_sts.validation import (
     ASSUME_ROLE_PARAMETERS,
     cache_key_of,
@@ -20,6 +25,8 @@ from ..conftest import ROLE
 
 POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 PROVIDER_ARN = "arn:aws:iam::aws:contextProvider/IdentityCenter"
+LONG_ROLE = "arn:aws:iam::111122223333:role/" + "p" * 2202 + "/r"  # 2,235 characters, a well-formed IAM role ARN
+LONG_POLICY_ARN = "arn:aws:iam::aws:policy/" + "p" * 2030  # 2,054 characters
 POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
 
 
@@ -168,7 +175,7 @@ REFUSED = [
     ({"RoleSessionName": "caf\u00e9"}, "RoleSessionName"),
     ({"RoleSessionName": 12}, "RoleSessionName"),
     ({"SourceIdentity": "a"}, "SourceIdentity"),
-    ({"SourceIdentity": "i" * 65}, "SourceIdentity"),
+    ({"SourceIdentity": "i" * 257}, "SourceIdentity"),  # the model's maximum: 64 in older botocore, 256 now
     ({"SourceIdentity": "al ice"}, "SourceIdentity"),
     ({"SourceIdentity": None}, "SourceIdentity"),
     # DurationSeconds
@@ -219,6 +226,7 @@ REFUSED = [
     ({"Policy": ["Statement"]}, "Policy"),
     ({"Policy": 42}, "Policy"),
     ({"Policy": b"{}"}, "Policy"),
+    ({"Policy": {"n": 10**5000}}, "Policy"),
     # TransitiveTagKeys
     ({"TransitiveTagKeys": ["team"]}, "TransitiveTagKeys"),
     ({"Tags": [{"Key": "env", "Value": "x"}], "TransitiveTagKeys": ["team"]}, "TransitiveTagKeys"),
@@ -242,7 +250,7 @@ REFUSED = [
         "ProvidedContexts ContextAssertion",
     ),
     (
-        {"ProvidedContexts": [{"ProviderArn": PROVIDER_ARN, "ContextAssertion": "a" * 2049}]},
+        {"ProvidedContexts": [{"ProviderArn": PROVIDER_ARN, "ContextAssertion": "a" * 3073}]},  # 2048, now 3072
         "ProvidedContexts ContextAssertion",
     ),
 ]
@@ -408,6 +416,16 @@ BAD_GET_OPTIONS = [
     ({"max_age": "60"}, "max_age"),
     ({"RoleArn": ROLE}, "RoleArn"),
     ({"transform": "json"}, "transform"),
+    # issue 10, item 1: refused by the rules of STS's service model
+    ({"Tags": [{"Key": "team,owner", "Value": "v"}]}, "Tags Key"),
+    ({"Tags": [{"Key": "k", "Value": "a\nb"}]}, "Tags Value"),
+    ({"PolicyArns": [{"arn": LONG_POLICY_ARN}]}, "PolicyArns arn"),
+    ({"Policy": '{"Sid":"\u20ac"}'}, "Policy"),
+    ({"Policy": "42"}, "Policy"),
+    ({"Policy": "NaN"}, "Policy"),
+    ({"Policy": {"n": 10**400}}, "Policy"),
+    ({"ProvidedContexts": []}, "ProvidedContexts"),
+    ({"DurationSeconds": 10**5000}, "DurationSeconds"),
 ]
 
 
@@ -445,3 +463,580 @@ def test_provider_get_refuses_a_float_duration_even_after_the_int_was_used(moto_
     with pytest.raises(ConfigurationError, match="DurationSeconds"):
         provider.get(ROLE, DurationSeconds=900.0)
     assert moto_sts.assume_role_calls == 1
+
+
+# -- issue 10, item 1: the gaps the hand-written rules left open ------------------------------------
+# Each case below was accepted before the rules came from STS's service model (or, for the last ones,
+# escaped as another exception than ConfigurationError).
+
+
+GAPS = [
+    # tag keys and values outside [\p{L}\p{Z}\p{N}_.:/=+\-@]
+    ({"Tags": [{"Key": "team,owner", "Value": "v"}]}, "Tags Key"),
+    ({"Tags": [{"Key": "a!b", "Value": "v"}]}, "Tags Key"),
+    ({"Tags": [{"Key": "a\nb", "Value": "v"}]}, "Tags Key"),
+    ({"Tags": [{"Key": "k", "Value": "team,owner"}]}, "Tags Value"),
+    ({"Tags": [{"Key": "k", "Value": "x\ty"}]}, "Tags Value"),
+    ({"Tags": [{"Key": "#k", "Value": "v"}], "TransitiveTagKeys": ["#k"]}, "Tags Key"),
+    # lengths the hand-written rules did not check
+    ({"RoleArn": LONG_ROLE}, "RoleArn"),
+    ({"PolicyArns": [{"arn": LONG_POLICY_ARN}]}, "PolicyArns arn"),
+    ({"ProvidedContexts": []}, "ProvidedContexts"),  # the model's min 1
+    # Policy: a character outside \u0020-\u00FF, and values that are not policy documents
+    ({"Policy": '{"Sid":"\u20ac"}'}, "Policy"),
+    ({"Policy": '{"Sid":"\U0001f600"}'}, "Policy"),
+    ({"Policy": "42"}, "Policy"),
+    ({"Policy": "NaN"}, "Policy"),
+    ({"Policy": "[]"}, "Policy"),
+    ({"Policy": '"Statement"'}, "Policy"),
+    ({"Policy": "null"}, "Policy"),
+    ({"Policy": "true"}, "Policy"),
+    ({"Policy": '{"n": NaN}'}, "Policy"),
+    ({"Policy": '{"n": -Infinity}'}, "Policy"),
+    ({"Policy": '{"n": 1e400}'}, "Policy"),
+    ({"Policy": '{"n": 9007199254740992}'}, "Policy"),  # 2**53
+    ({"Policy": {"n": math.nan}}, "Policy"),
+    ({"Policy": {"n": math.inf}}, "Policy"),
+    ({"Policy": {"n": 10**400}}, "Policy"),
+    ({"Policy": {"n": -(2**53)}}, "Policy"),
+    ({"Policy": '{"a":' + "[" * 65 + "]" * 65 + "}"}, "Policy"),
+    # an int without a repr (beyond sys.get_int_max_str_digits()) escaped as ValueError
+    ({"DurationSeconds": 10**5000}, "DurationSeconds"),
+]
+
+
+@pytest.mark.parametrize(("params", "field"), GAPS)
+@pytest.mark.parametrize("entry", [None, "orders"])
+def test_gaps_of_the_hand_written_rules_are_refused(params, field, entry):
+    with pytest.raises(ConfigurationError) as raised:
+        validate_assume_role_params({"RoleArn": ROLE, **params}, entry=entry)
+    assert str(raised.value).startswith(f"{field} " if entry is None else f"entry 'orders': {field} ")
+
+
+def test_a_transitive_tag_key_outside_the_pattern_is_refused_by_the_pattern():
+    with pytest.raises(ConfigurationError) as raised:
+        check(Tags=[{"Key": "k", "Value": "v"}], TransitiveTagKeys=["#k"])
+    message = str(raised.value)
+    assert message.startswith("TransitiveTagKeys must match STS's pattern ")
+    assert "'#' at position 0 is not allowed" in message
+
+
+def test_the_long_role_arn_is_refused_for_its_length():
+    assert len(LONG_ROLE) == 2235
+    with pytest.raises(
+        ConfigurationError, match=r"^entry 'orders': RoleArn must be 20-2048 characters long, got 2235$"
+    ):
+        validate_assume_role_params({"RoleArn": LONG_ROLE}, entry="orders")
+
+
+@pytest.mark.parametrize(
+    ("policy", "says"),
+    [
+        ("42", "must be a JSON object (a policy document), got a number"),
+        ("[]", "got an array"),
+        ("NaN", "holds NaN, which JSON does not allow"),
+        ('{"n": Infinity}', "holds Infinity"),
+        ('{"n": 1e400}', "beyond the range of a double"),
+        ('{"n": -9007199254740992}', "beyond +-(2**53 - 1)"),
+        ({"n": 10**400}, "beyond +-(2**53 - 1)"),
+        ({"n": math.nan}, "is not serialisable to JSON"),
+        ('{"a":' + "[" * 65 + "]" * 65 + "}", "more than 64 deep"),
+    ],
+)
+def test_policy_refusals_say_why(policy, says):
+    with pytest.raises(ConfigurationError) as raised:
+        check(Policy=policy)
+    assert says in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        '{"n": 9007199254740991}',
+        '{"n": -9007199254740991, "f": 1.5e300, "g": -0.0}',
+        {"n": 2**53 - 1, "f": 1e300},
+        '{"a":' + "[" * 63 + "]" * 63 + "}",
+        '{"a": "[[[[' + "[" * 100 + '"}',  # brackets in a string do not nest
+        '{\t"Version":\r\n"2012-10-17", "Sid": "caf\u00e9 \u00ff"}',  # tab, CR, LF and U+0020-U+00FF
+        {"Sid": "\u20ac \U0001f600"},  # a dict is serialised with \\u escapes: plain ASCII
+    ],
+)
+def test_policy_documents_within_the_rules_are_accepted(policy):
+    assert json.loads(check(Policy=policy)["Policy"]) == (policy if isinstance(policy, dict) else json.loads(policy))
+
+
+@pytest.mark.parametrize(
+    "policy",
+    ['{"Sid":"TOPSECRET\u20ac"}', '{"Sid":"TOPSECRET"', '"TOPSECRET"', '{"TOPSECRET": NaN}', {"TOPSECRET": math.inf}],
+)
+@pytest.mark.parametrize("entry", [None, "orders"])
+def test_policy_messages_never_echo_the_policy(policy, entry):
+    with pytest.raises(ConfigurationError) as raised:
+        validate_assume_role_params({"RoleArn": ROLE, "Policy": policy}, entry=entry)
+    assert "TOPSECRET" not in str(raised.value)
+    assert "Policy" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("caf\u00e9", "\u4e2d\u6587"),  # letters of any script (\p{L})
+        ("n\u0663", "\u2167\u00b2"),  # Arabic-Indic three (Nd), Roman numeral eight (Nl), superscript two (No)
+        ("a b", "\u00a0\u3000\u2028"),  # spaces and separators (\p{Z})
+        ("_.:/=+-@", ""),
+    ],
+)
+def test_tag_keys_and_values_of_the_model_pattern_are_accepted(key, value):
+    tags = [{"Key": key, "Value": value}]
+    assert check(Tags=tags, TransitiveTagKeys=[key]) == {"RoleArn": ROLE, "Tags": tags, "TransitiveTagKeys": [key]}
+
+
+def test_an_unsupported_member_of_the_model_is_refused_by_name():
+    with pytest.raises(ConfigurationError) as raised:
+        validate_assume_role_params({"RoleArn": ROLE, "MinimumSessionTokenSize": 1024}, entry="orders")
+    message = str(raised.value)
+    assert message.startswith("entry 'orders': 'MinimumSessionTokenSize' is an AssumeRole parameter that ")
+    assert "does not support" in message
+
+
+def test_a_parameter_missing_from_an_older_model_is_refused(monkeypatch):
+    request = validation._rules()
+    older = request._replace(
+        members=MappingProxyType({k: v for k, v in request.members.items() if k != "ProvidedContexts"})
+    )
+    monkeypatch.setattr(validation, "_rules", lambda: older)
+    with pytest.raises(
+        ConfigurationError, match=r"^ProvidedContexts is not in the STS model of the installed botocore "
+    ):
+        check(ProvidedContexts=[{"ProviderArn": PROVIDER_ARN, "ContextAssertion": "abcd"}])
+
+
+def test_the_model_is_not_read_at_import():
+    code = (
+        "import sys, powertools_sts, powertools_sts.validation as v; "
+        "assert v._rules.cache_info().currsize == 0; "
+        "v.validate_assume_role_params({'RoleArn': 'arn:aws:iam::111122223333:role/r'}); "
+        "assert v._rules.cache_info().currsize == 1"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# -- STS's service model: every constraint it states is enforced ------------------------------------
+
+#: The members of AssumeRoleRequest this package refuses whatever their value, with a value the model accepts.
+REFUSED_MEMBERS = {
+    "SerialNumber": "arn:aws:iam::111122223333:mfa/alice",
+    "TokenCode": "123456",
+    "MinimumSessionTokenSize": 1024,
+}
+#: The (member path, constraint) pairs this test knows how to exercise. A botocore whose model states
+#: any other (a new member, a new pattern, a new limit) fails test_the_model_states_what_the_test_exercises.
+EXERCISED = {
+    *(("RoleArn", kind) for kind in ("pattern", "min", "max", "required")),
+    *(("RoleSessionName", kind) for kind in ("pattern", "min", "max", "required")),
+    *(("PolicyArns[].arn", kind) for kind in ("pattern", "min", "max")),
+    ("Policy", "pattern"),
+    ("Policy", "min"),
+    ("DurationSeconds", "min"),
+    ("DurationSeconds", "max"),
+    ("Tags", "max"),
+    *(("Tags[].Key", kind) for kind in ("pattern", "min", "max", "required")),
+    *(("Tags[].Value", kind) for kind in ("pattern", "min", "max", "required")),
+    ("TransitiveTagKeys", "max"),
+    *(("TransitiveTagKeys[]", kind) for kind in ("pattern", "min", "max")),
+    *(("ExternalId", kind) for kind in ("pattern", "min", "max")),
+    *(("SourceIdentity", kind) for kind in ("pattern", "min", "max")),
+    ("ProvidedContexts", "min"),
+    ("ProvidedContexts", "max"),
+    *(("ProvidedContexts[].ProviderArn", kind) for kind in ("pattern", "min", "max")),
+    ("ProvidedContexts[].ContextAssertion", "min"),
+    ("ProvidedContexts[].ContextAssertion", "max"),
+}
+CONSTRAINT_KEYS = {"pattern", "min", "max", "enum", "required"}
+#: Keys of a shape that constrain nothing; any other key is a trait this test does not know, and fails it.
+OTHER_KEYS = {"type", "members", "member", "documentation", "sensitive", "deprecated", "deprecatedMessage", "box"}
+#: Characters each model pattern takes and refuses, by the pattern's text. A botocore that changes a
+#: pattern fails test_every_model_constraint_is_enforced until the change is looked at and probed here.
+ARN_PATTERN = "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+"
+TAG_PATTERN = "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]"
+PROBES = {
+    ARN_PATTERN: (
+        "\t\n\r ~\x85\xa0\ud7ff\ue000\ufffd\U00010000\U0001f600\U0010ffff",
+        "\x00\x08\x0b\x1f\x7f\x84\x9f\ud800\udfff\ufffe\uffff",
+    ),
+    "[\\w+=,.@-]*": ("aZ09_+=,.@-", " /:\u00e9\u0663\n!#"),
+    "[\\w+=,.@:\\/-]*": ("aZ09_+=,.@:/-", " \u00e9\u0663\n!#;"),
+    "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+": (
+        "\t\n\r ~\x7f\x85\xa0\u00e9\u00ff",
+        "\x00\x0b\x1f\u0100\u20ac\U0001f600",
+    ),
+    TAG_PATTERN + "+": (
+        "aZ09_.:/=+-@ \u00e9\u4e2d\u01c5\u02b0\u0663\u2167\u00b2\u00a0\u3000\u2028\u2029\U0001d400",
+        ",!#*\n\t\x00\u200b\u0301\U0001f600\u00ad\u2013\u00bf",
+    ),
+    TAG_PATTERN + "*": ("aZ09_.:/=+-@ \u00e9\u4e2d\u0663\u2167\u00a0\u3000", ",!#*\n\t\u200b\u0301\U0001f600"),
+}
+
+
+def assume_role_request() -> tuple[dict[str, Any], dict[str, Any]]:
+    model = _state.botocore_loader().load_service_model("sts", "service-2")
+    return model["shapes"], model["shapes"][model["operations"]["AssumeRole"]["input"]["shape"]]
+
+
+def model_constraints() -> dict[tuple[str, str], Any]:
+    """Walk AssumeRoleRequest's members recursively: every (member path, constraint) and its value."""
+    shapes, request = assume_role_request()
+    found: dict[tuple[str, str], Any] = {}
+
+    def walk(shape: dict[str, Any], path: str) -> None:
+        unknown = set(shape) - CONSTRAINT_KEYS - OTHER_KEYS
+        assert not unknown, f"{path or 'AssumeRoleRequest'}: keys this test does not know: {unknown}"
+        found.update({(path, kind): shape[kind] for kind in ("pattern", "min", "max", "enum") if kind in shape})
+        if shape["type"] == "structure":
+            prefix = f"{path}." if path else ""
+            found.update({(prefix + member, "required"): True for member in shape.get("required", ())})
+            for member, ref in shape["members"].items():
+                walk(shapes[ref["shape"]], prefix + member)
+        elif shape["type"] == "list":
+            walk(shapes[shape["member"]["shape"]], path + "[]")
+
+    walk(request, "")
+    return found
+
+
+def test_the_model_states_what_the_test_exercises():
+    _, request = assume_role_request()
+    assert set(request["members"]) == set(ASSUME_ROLE_PARAMETERS) | set(REFUSED_MEMBERS)
+    found = {key for key in model_constraints() if key[0].split("[")[0].split(".")[0] not in REFUSED_MEMBERS}
+    assert found == EXERCISED
+
+
+def test_every_model_pattern_is_translated_exactly():
+    def rules(rule):
+        yield rule
+        for child in (rule.member, *rule.members.values()):
+            if child is not None:
+                yield from rules(child)
+
+    patterns = [rule for rule in rules(validation._rules()) if rule.pattern is not None]
+    assert {rule.pattern for rule in patterns} == {
+        pattern for (path, kind), pattern in model_constraints().items() if kind == "pattern"
+    }
+    # Every AssumeRole pattern is one class and a quantifier: checked exactly, without re.
+    assert all(rule.exact and rule.charset is not None for rule in patterns)
+
+
+def string_of(path: str, length: int) -> str:
+    """A value of ``path`` of ``length`` characters that every other rule takes, when one exists."""
+    if path == "RoleArn":
+        prefix = "arn:aws:iam::111122223333:role/"
+        rest = length - len(prefix)
+        if rest < 1:
+            return "r" * length  # shorter than any IAM role ARN: refused by that rule, not the model's
+        return prefix + ("r" * rest if rest <= 64 else "p" * (rest - 2) + "/r")
+    if path == "PolicyArns[].arn":
+        prefix = "arn:aws:iam::aws:policy/"
+        return prefix + "p" * (length - len(prefix)) if length > len(prefix) else "p" * length
+    if path == "ProvidedContexts[].ProviderArn":
+        return "arn:" + "a" * (length - 4)
+    if path == "Policy":
+        return '{"a":"' + "x" * (length - 8) + '"}' if length >= 8 else "{" * length
+    return "k" * length
+
+
+def with_char(path: str, char: str) -> str:
+    """A short value of ``path`` that every other rule takes, holding ``char``."""
+    if path == "RoleArn":
+        return ROLE + char
+    if path == "PolicyArns[].arn":
+        return POLICY_ARN + char
+    if path == "ProvidedContexts[].ProviderArn":
+        return PROVIDER_ARN + char
+    if path == "Policy":  # JSON whitespace between tokens, anything else inside a string
+        return "{" + char + '"a":"b"}' if char in " \t\n\r" else '{"a":"' + char + '"}'
+    return "ab" + char
+
+
+def params_with(path: str, value: Any, inside: bool) -> dict[str, Any]:
+    """Full AssumeRole parameters, valid but for ``value`` at ``path`` (``...`` leaves the member out)."""
+    member = {"Key": "k", "Value": "v"}
+    if path.startswith("Tags[]."):
+        field = path.split(".")[1]
+        tag = {**member, field: value} if value is not ... else {k: v for k, v in member.items() if k != field}
+        return {"RoleArn": ROLE, "Tags": [tag]}
+    if path == "TransitiveTagKeys[]":  # taken only when also a tag key; refused by its own rule first
+        return {
+            "RoleArn": ROLE,
+            "Tags": [{"Key": value if inside else "k", "Value": "v"}],
+            "TransitiveTagKeys": [value],
+        }
+    if path == "PolicyArns[].arn":
+        return {"RoleArn": ROLE, "PolicyArns": [{"arn": value}]}
+    if path.startswith("ProvidedContexts[]."):
+        context = {"ProviderArn": PROVIDER_ARN, "ContextAssertion": "abcd", path.split(".")[1]: value}
+        return {"RoleArn": ROLE, "ProvidedContexts": [context]}
+    if path == "Tags":
+        return {"RoleArn": ROLE, "Tags": [{"Key": f"k{i}", "Value": "v"} for i in range(value)]}
+    if path == "TransitiveTagKeys":
+        keys = [f"k{i}" for i in range(value)]
+        return {"RoleArn": ROLE, "Tags": [{"Key": k, "Value": "v"} for k in keys[:50]], "TransitiveTagKeys": keys}
+    if path == "ProvidedContexts":
+        return {
+            "RoleArn": ROLE,
+            "ProvidedContexts": [{"ProviderArn": PROVIDER_ARN, "ContextAssertion": "abcd"}] * value,
+        }
+    params = {"RoleArn": ROLE, "RoleSessionName": "nightly", path: value}
+    return {k: v for k, v in params.items() if v is not ...}
+
+
+#: Required by the model, supplied by the package when absent.
+SUPPLIED = {"RoleSessionName"}
+#: Values just inside a model constraint that a rule of this package refuses anyway, and what it says:
+#: no IAM role ARN has 20 characters, no policy document 1, and ARNs are more than the model's class.
+EXTRA_RULES = {
+    ("RoleArn", "min"): "an IAM role ARN",
+    ("RoleArn", "pattern"): "an IAM role ARN",
+    ("PolicyArns[].arn", "min"): "an IAM policy ARN",
+    ("PolicyArns[].arn", "pattern"): "an IAM policy ARN",
+    ("Policy", "min"): "not valid JSON",
+}
+
+
+def refusal(params: dict[str, Any]) -> str | None:
+    try:
+        validate_assume_role_params(params, entry="walk")
+    except ConfigurationError as exc:
+        return str(exc)
+    return None
+
+
+def field_of(path: str, kind: str) -> str:
+    """The field a message names: a missing member's record, else the member."""
+    if kind == "required" and "." in path:
+        path = path.rsplit(".", 1)[0]
+    return path.replace("[].", " ").replace("[]", "")
+
+
+def cases(path: str, kind: str, stated: Any, shape_type: str) -> Iterator[tuple[str, Any, bool, str]]:
+    """(what, value, inside, what the refusal must say) just inside and just outside one constraint."""
+    if kind == "required":
+        yield "present", string_of(path, 4) if path != "RoleArn" else ROLE, True, ""
+        # The model requires RoleSessionName; the package supplies its default when an entry has none.
+        yield "missing", ..., path in SUPPLIED, "is required" if "." not in path else f"need {path.split('.')[-1]}"
+    elif kind == "pattern":
+        taken, refused = PROBES[stated]
+        for char in taken:
+            yield f"{char!r}", with_char(path, char), True, ""
+        for char in refused:
+            yield f"{char!r}", with_char(path, char), False, stated
+    elif shape_type == "integer":
+        yield str(stated), stated, True, ""
+        yield str(stated - 1 if kind == "min" else stated + 1), stated - 1 if kind == "min" else stated + 1, False, ".."
+    elif shape_type == "list":
+        yield f"{stated} items", stated, True, ""
+        if kind == "max" or stated > 0:
+            count = stated - 1 if kind == "min" else stated + 1
+            yield f"{count} items", count, False, f"{stated} items"
+    else:
+        yield f"{stated} characters", string_of(path, stated), True, ""
+        if kind == "max" or stated > 0:
+            length = stated - 1 if kind == "min" else stated + 1
+            yield f"{length} characters", string_of(path, length), False, str(stated)
+
+
+def test_every_model_constraint_is_enforced():
+    """For each constraint the model states: a value just inside is taken, one just outside refused by it."""
+    shapes, _ = assume_role_request()
+    types = {}
+
+    def type_of(path: str) -> str:
+        shape = assume_role_request()[1]
+        for part in path.replace("[]", ".[]").split("."):
+            shape = shapes[shape["member"]["shape"]] if part == "[]" else shapes[shape["members"][part]["shape"]]
+        return shape["type"]
+
+    checked = set()
+    failures = []
+    for (path, kind), stated in sorted(model_constraints().items()):
+        top = path.split("[")[0].split(".")[0]
+        if top in REFUSED_MEMBERS:
+            continue
+        types[path] = type_of(path)
+        for what, value, inside, says in cases(path, kind, stated, types[path]):
+            message = refusal(params_with(path, value, inside))
+            if inside:
+                extra = EXTRA_RULES.get((path, kind))
+                if message is not None and not (extra and extra in message):
+                    failures.append(f"{path} {kind} {what}: refused, {message}")
+            elif message is None:
+                failures.append(f"{path} {kind} {what}: accepted")
+            elif not (message.startswith(f"entry 'walk': {field_of(path, kind)} ") and says in message):
+                failures.append(f"{path} {kind} {what}: refused for another reason: {message}")
+        checked.add((path, kind))
+    assert not failures, "\n".join(failures)
+    assert checked == EXERCISED
+
+
+def test_a_missing_role_session_name_is_the_one_required_member_taken():
+    """The model requires RoleSessionName; the package supplies its default when an entry has none."""
+    assert model_constraints()[("RoleSessionName", "required")] is True
+    assert validate_assume_role_params({"RoleArn": ROLE}) == {"RoleArn": ROLE}
+
+
+@pytest.mark.parametrize(("name", "value"), list(REFUSED_MEMBERS.items()))
+def test_refused_members_are_refused_even_with_values_the_model_takes(name, value):
+    with pytest.raises(ConfigurationError, match=rf"^entry 'orders': '?{name}'? "):
+        validate_assume_role_params({"RoleArn": ROLE, name: value}, entry="orders")
+
+
+# -- the translation of the model's patterns to Python's re -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "taken", "refused"),
+    [
+        ("[\\u10000-\\u10FFFF]+", ["\U00010000", "\U0010ffff"], ["\u1000", "0", "\uffff"]),
+        ("[\\u0041B]+", ["AB", "BA"], ["\u041b"]),  # four digits, then a literal B
+        ("[\\x41\\x{42}]+", ["AB"], ["C"]),
+        ("[\\t\\n\\r\\f\\a\\e]+", ["\t\n\r\f\a\x1b"], ["\x0b"]),
+        ("[\\d]*", ["", "0123456789"], ["\u0663", "a"]),  # Java's \d is ASCII
+        ("[\\w]+", ["aZ_9"], ["\u00e9", "-"]),
+        ("[^a-c]+", ["xyz", "\u00e9"], ["b"]),
+        ("\\p{L}+", ["a\u00e9\u4e2d"], ["1", "\u0663"]),
+        ("[\\p{Lu}\\p{Nd}]+", ["A\u00c9\u0663"], ["a", "\u00e9"]),
+        ("[\\p{IsN}]+", ["1\u0663\u2167"], ["a"]),
+        ("[\\pN]+", ["1\u00b2"], ["a"]),
+        ("[\\p{N}\u00e9]+", ["1\u00e9"], ["a", "\u00e8"]),  # a non-ASCII character listed beside \p
+        ("[a-c-]+", ["a-c", "-"], ["d"]),
+        ("[\\u0100-\\u0200\\u0150-\\u0300]+", ["\u0100\u0250\u0300"], ["\u0301", "a"]),  # overlapping ranges
+        ("[^\\u00e9]+", ["a\u00e8\U0001f600"], ["\u00e9"]),
+        ("[^\\u0080-\\u10FFFF]+", ["abc"], ["\u00e9", "\U0010ffff"]),
+        ("\\W+", ["-!\u00e9"], ["a", "_"]),
+        ("[\\D]+", ["a\u0663"], ["5"]),
+        ("a.c", ["abc", "a\u00e9c"], ["a\nc", "a\u2028c", "a\x85c"]),
+        ("ab{2,3}", ["abb", "abbb"], ["ab", "abbbb"]),
+        ("(?:ab|cd)+", ["abcd"], ["ac"]),
+        ("(x)?y", ["xy", "y"], ["x"]),
+        ("^a$", ["a"], ["aa"]),
+        ("a\\.b", ["a.b"], ["axb"]),
+        (
+            "[\\x21\\x23-\\x2B\\x2D-\\x5B\\x5D-\\x7E]+( [\\x21\\x23-\\x2B\\x2D-\\x5B\\x5D-\\x7E]+)*",
+            ["a b", "a"],
+            ["a  b"],
+        ),
+    ],
+)
+def test_model_patterns_are_translated_as_aws_means_them(pattern, taken, refused):
+    rule = validation._Rule("string", **validation._compile_pattern(pattern))
+    assert rule.exact
+    for value in taken:
+        assert validation._where_bad(rule, value) is None, value
+    for value in refused:
+        assert validation._where_bad(rule, value) is not None, value
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "[a-z&&[^b]]",
+        "[[a]]",
+        "[\\P{L}]",
+        "[^\\p{L}]",
+        "\\p{Foo}",
+        "\\p{Xx}",
+        "\\k<x>",
+        "\\u12",
+        "\\x",
+        "a\\",
+        "[abc",
+        "[z-a]",
+        "[a-\\w]",
+        "(?<n>a)",
+        "a{x}",
+        "[]",
+    ],
+)
+def test_patterns_that_cannot_be_translated_are_reported(pattern):
+    with pytest.raises(validation._UntranslatableError):
+        validation._compile_pattern(pattern)
+
+
+def test_rules_show_their_constraints():
+    assert repr(validation._rules().members["DurationSeconds"]) == (
+        "_Rule('integer', 900, 43200, pattern=None, exact=True)"
+    )
+
+
+def test_a_pattern_python_cannot_compile_is_left_to_sts():
+    rule = validation._Rule("string", **validation._compile_pattern("a**"))
+    assert validation._regex(rule.regex) is None
+    assert validation._where_bad(rule, "anything") is None
+
+
+def test_a_pattern_with_a_category_among_other_atoms_is_a_superset():
+    fields = validation._compile_pattern("x\\p{L}+")
+    assert fields["exact"] is False
+    rule = validation._Rule("string", **fields)
+    assert validation._where_bad(rule, "xa\u00e9") is None
+    assert validation._where_bad(rule, "ya") == -1  # no single class to find the character with
+
+
+def test_shapes_the_assume_role_request_does_not_use_are_compiled_leniently():
+    shapes = {
+        "Request": {
+            "type": "structure",
+            "required": ["Count"],
+            "members": {
+                "Count": {"shape": "Long"},
+                "Flag": {"shape": "Bool"},
+                "When": {"shape": "Stamp"},
+                "Self": {"shape": "Request"},
+                "Odd": {"shape": "Odd"},
+                "Kind": {"shape": "Kind"},
+            },
+        },
+        "Long": {"type": "long"},
+        "Bool": {"type": "boolean"},
+        "Stamp": {"type": "timestamp"},
+        "Odd": {"type": "string", "pattern": "[[x]]"},
+        "Kind": {"type": "string", "enum": ["a", "b"]},
+    }
+    rule = validation._compile_shape(shapes, "Request")
+    assert (rule.members["Count"].low, rule.members["Count"].high) == (-(2**63), 2**63 - 1)
+    assert rule.members["Self"].kind == "other"
+    assert rule.members["Odd"].exact is False
+    assert rule.members["Odd"].regex is None
+    checked = validation._checked(
+        rule, {"Count": 1, "Flag": True, "When": "2024", "Odd": "[[", "Kind": "a"}, None, "Request"
+    )
+    assert checked["Flag"] is True
+    for value, says in [
+        ({"Count": 2**63}, "Request Count must be in"),
+        ({"Count": 1, "Flag": 1}, "Request Flag must be a bool"),
+        ({"Count": 1, "Kind": "c"}, "Request Kind must be one of a, b"),
+        ({}, "Request items need Count"),
+    ]:
+        with pytest.raises(ConfigurationError, match=says):
+            validation._checked(rule, value, None, "Request")
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        (10**5000, "an int of 16610 bits"),
+        ("x" * 100, "'" + "x" * 76 + "..."),
+    ],
+    ids=["huge-int", "long-text"],
+)
+def test_shown_values_are_short_and_never_fail(value, says):
+    assert validation._shown(value) == says if "bits" in says else validation._shown(value).startswith(says)
+
+
+@pytest.mark.parametrize("value", [10**5000, -(10**5000)], ids=["huge", "minus-huge"])
+def test_ints_without_a_repr_are_refused_as_configuration_errors(value):
+    with pytest.raises(ConfigurationError, match=r"^max_age must be a finite number of seconds, got an int of"):
+        validate_max_age(value)
+    with pytest.raises(ConfigurationError, match=r"^refresh_margin must be a finite number"):
+        validate_refresh_margin(value)
+    with pytest.raises(ConfigurationError, match=r"^DurationSeconds must be in 900..43200, got an int of"):
+        check(DurationSeconds=value)

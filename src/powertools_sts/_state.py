@@ -3,8 +3,11 @@
 The rest of the package keeps its state on instances (a provider's entries and flights, a layer's
 slots, an entry's sessions and clients). What cannot live on an instance lives here: the registries
 that find those instances, the providers that layers with one signing configuration share, the name
-registry of the ``sts`` entries, the code objects that mark an invocation inside a layer, the default
-provider, the botocore data loader, the session-name suffix and the SnapStart hook flag.
+registry of the ``sts`` entries, the code objects that mark an invocation inside a layer, the botocore
+data loader, the session-name suffix and the SnapStart hook flag. The default provider of
+``assume_role`` is the one exception: it lives where Powertools keeps its own helpers' providers,
+``DEFAULT_PROVIDERS["sts"]``, so that Powertools' ``parameters.clear_caches()`` drops it and a user
+can inject one; :func:`reset` drops it too.
 
 This module is the ground floor: it imports nothing of the package at run time. Instances register
 themselves here (:func:`register`) and are reached through the small :class:`Resettable` protocol,
@@ -31,12 +34,14 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Protocol, TypeVar
 
+from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
 __all__ = [
+    "DEFAULT_PROVIDER_KEY",
     "Resettable",
     "after_fork_in_child",
     "botocore_loader",
     "layer_codes",
-    "default_provider",
     "lock",
     "names",
     "register",
@@ -76,8 +81,8 @@ unique_names: dict[str, weakref.ref[Any]] = {}
 #: id of each applied layer's middleware code object to a weak reference to the layer: a frame running
 #: that code is an invocation inside that layer (see names.py). Entries go with their layers.
 layer_codes: dict[int, weakref.ref[Any]] = {}
-#: The provider of ``assume_role``, built on first use.
-default_provider: Any = None
+#: The key of ``assume_role``'s provider in Powertools' ``DEFAULT_PROVIDERS``, beside "ssm", "secrets"...
+DEFAULT_PROVIDER_KEY = "sts"
 #: The random suffix of this process's default RoleSessionName (drawn again in a forked child).
 session_suffix: str = ""
 #: Whether the SnapStart after-restore hook was registered in this process.
@@ -161,18 +166,18 @@ def reset() -> None:
     """Forget everything the process cached: what ``clear_caches()`` does.
 
     Every registered provider, layer and session cache is reset; the shared providers, the default
-    provider and the memoised name resolutions are dropped. The name registry stays: it lists the
-    ``sts`` layers that are applied, which a reset does not undo.
+    provider (``DEFAULT_PROVIDERS["sts"]``, an injected one included) and the memoised name
+    resolutions are dropped. The name registry stays: it lists the ``sts`` layers that are applied,
+    which a reset does not undo.
 
     Example
     -------
     >>> reset()
     """
-    global default_provider
     with lock:
         shared_providers.clear()
         unique_names.clear()
-        default_provider = None
+        DEFAULT_PROVIDERS.pop(DEFAULT_PROVIDER_KEY, None)
         objects = list(_registered)
     for obj in objects:
         obj.reset()

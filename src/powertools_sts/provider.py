@@ -27,10 +27,16 @@ import re
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+# Imported at run time, not only for type checkers, so that typing.get_type_hints works on the public
+# names: boto3 and botocore are loaded already (Powertools' provider base imports boto3).
+import boto3
 from aws_lambda_powertools.utilities.parameters.base import BaseProvider
+from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+from botocore.config import Config
 
 from . import _clock, _state, redaction
 from .credentials import Credentials
@@ -39,9 +45,9 @@ from .sessions import new_boto3_session
 from .validation import cache_key_of, validate_assume_role_params, validate_max_age, validate_refresh_margin
 
 if TYPE_CHECKING:
-    import boto3
-    from botocore.config import Config
     from mypy_boto3_sts import STSClient
+else:  # the stubs are a development dependency; at run time the annotation resolves to botocore's client
+    from botocore.client import BaseClient as STSClient
 
 __all__ = [
     "BACKOFF_SECONDS",
@@ -136,6 +142,14 @@ def default_role_session_name() -> str:
         _state.session_suffix = secrets.token_hex(4)
     function = re.sub(r"[^\w+=,.@-]", "-", os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""), flags=re.ASCII)
     return f"{function[:55] or 'powertools-sts'}-{_state.session_suffix}"
+
+
+class _NoStoreError(ConfigurationError, AttributeError):
+    """Reading ``STSProvider.store``: a ConfigurationError that says why.
+
+    Also an AttributeError, so that ``hasattr``, ``inspect.getmembers`` and debuggers see a missing
+    attribute rather than a crash.
+    """
 
 
 class STSProvider(BaseProvider):
@@ -291,15 +305,195 @@ class STSProvider(BaseProvider):
         return self._credentials_for(known[1], known[0], seconds, force_fetch)[0]
 
     def clear_cache(self) -> None:
-        """Forget every cached credential of this provider (the STS client is kept).
+        """Forget every cached credential of this provider; the STS client is kept.
+
+        A fetch in flight is handed to the callers who were waiting for it, and never stored: the
+        cache is empty afterwards, whenever that fetch lands. Powertools' ``parameters.clear_caches()``
+        does not call this (it drops the providers of ``DEFAULT_PROVIDERS`` whole); a test that holds a
+        provider of its own calls it.
 
         Example
         -------
         >>> STSProvider().clear_cache()
         """
         with self._guard:
+            # A new generation: a fetch that started before the clear lands without storing.
+            self._generation += 1
             self._entries.clear()
-        super().clear_cache()  # type: ignore[no-untyped-call]
+            self._flights.clear()
+        # No super().clear_cache(): Powertools' ``store`` is not this provider's cache (see ``store``).
+
+    # -- Powertools' cache methods, on this provider's cache -----------------------------------------
+    #
+    # BaseProvider.get reaches its cache through these; STSProvider.get does not, so inherited as they
+    # are they would read and write a ``store`` nobody consults. Each works on the real cache instead.
+
+    @property
+    def store(self) -> dict[tuple[Any, ...], Any]:
+        """Not available: the credentials are in this provider's own cache, not in Powertools' ``store``.
+
+        Powertools' ``store`` maps ``(name, transform, is_nested)`` to a value and a naive expiry,
+        which cannot say who signs, which AssumeRole parameters were used or when the credentials
+        expire; a dict handed out here would be a copy, and writes to it would be lost silently.
+        Reading it raises; assigning an empty dict empties the cache (what ``BaseProvider.__init__`` does).
+
+        Raises
+        ------
+        ConfigurationError
+            On every read, and on assigning anything but an empty dict.
+
+        Example
+        -------
+        >>> STSProvider().store  # doctest: +SKIP
+        Traceback (most recent call last):
+        ConfigurationError: STSProvider keeps its credentials in its own cache, not in Powertools' store: ...
+        """
+        raise _NoStoreError(
+            "STSProvider keeps its credentials in its own cache, not in Powertools' store: use "
+            "has_not_expired_in_cache, fetch_from_cache, add_to_cache and clear_cache"
+        )
+
+    @store.setter
+    def store(self, value: dict[tuple[Any, ...], Any]) -> None:
+        if value:
+            raise ConfigurationError(
+                "STSProvider does not read Powertools' store: seed credentials with add_to_cache instead"
+            )
+        self.clear_cache()
+
+    def _cache_key_for(self, key: Any) -> _Key:
+        """Return the entry key that ``key`` of a Powertools cache method means; see ``fetch_from_cache``."""
+        if isinstance(key, str):
+            params: Mapping[str, Any] = {"RoleArn": key}
+        elif isinstance(key, tuple) and len(key) == 3 and isinstance(key[2], bool):
+            name, transform, is_nested = key
+            if transform is not None or is_nested:
+                # get takes no transform and get_multiple is refused: no entry can have such a key.
+                raise ConfigurationError(
+                    f"STSProvider has no entry for a transform or get_multiple key, got {(transform, is_nested)!r} "
+                    "as (transform, is_nested)"
+                )
+            params = {"RoleArn": name}
+        elif isinstance(key, Mapping):
+            params = key
+        else:
+            raise ConfigurationError(
+                "A cache key of STSProvider is a role ARN, Powertools' (role_arn, None, False) key, or a mapping "
+                f"of AssumeRole parameters with RoleArn, got {type(key).__name__}"
+            )
+        return (None, None, cache_key_of(validate_assume_role_params(dict(params))))
+
+    def has_not_expired_in_cache(self, key: Any) -> bool:
+        """Return whether ``get`` would serve the entry of ``key`` from the cache, without calling STS.
+
+        True while the entry is fresh (before its refresh window, or the ``max_age`` it was seeded
+        with). The keys are those of :meth:`fetch_from_cache`.
+
+        Raises
+        ------
+        ConfigurationError
+            For a key that names no possible entry (see :meth:`fetch_from_cache`).
+
+        Example
+        -------
+        >>> STSProvider().has_not_expired_in_cache("arn:aws:iam::111122223333:role/reports")
+        False
+        """
+        entry = self._entries.get(self._cache_key_for(key))
+        return entry is not None and _clock.now() < entry.fresh_until(None)
+
+    def fetch_from_cache(self, key: Any) -> Credentials | None:
+        """Return the cached credentials of ``key`` while they may still be served, else None.
+
+        ``key`` means the entry of one ``get`` call:
+
+        - a role ARN: ``get(role_arn)``, with no other AssumeRole parameter;
+        - Powertools' key ``(role_arn, None, False)``, what ``BaseProvider._build_cache_key(role_arn)``
+          returns, so code written against ``BaseProvider`` keeps working: the same entry;
+        - a mapping of AssumeRole parameters, ``{"RoleArn": ..., "ExternalId": ...}``:
+          ``get(**params)``, since every parameter is part of the key.
+
+        Like Powertools' own, it serves what is there without asking whether it is fresh; unlike it,
+        never credentials past the floor (less than ``FLOOR_SECONDS`` left), and None rather than
+        ``{}`` when there is nothing: the value is a ``Credentials``, not a parameter.
+
+        Raises
+        ------
+        ConfigurationError
+            For a key of any other type, a transform or ``is_nested`` in Powertools' key (no entry
+            has them), or AssumeRole parameters that ``get`` would refuse.
+
+        Example
+        -------
+        >>> STSProvider().fetch_from_cache("arn:aws:iam::111122223333:role/reports") is None
+        True
+        """
+        entry = self._entries.get(self._cache_key_for(key))
+        if entry is None or _clock.now() >= entry.floor_at:
+            return None
+        return entry.credentials
+
+    def add_to_cache(self, key: Any, value: Any, max_age: float | None = None) -> None:
+        """Store ``value``, credentials obtained elsewhere, as the entry of ``key``: ``get`` serves them.
+
+        The entry is the one ``get`` reads for the same role and parameters (keys as in
+        :meth:`fetch_from_cache`); it follows the cache rules as if it had just been fetched, and
+        replaces what was there. A test seeds credentials this way instead of calling STS; a caller
+        may hand over credentials it assumed itself.
+
+        Parameters
+        ----------
+        key:
+            A role ARN, Powertools' ``(role_arn, None, False)`` key, or a mapping of AssumeRole parameters.
+        value:
+            A ``Credentials`` with a timezone-aware ``expiration`` more than ``FLOOR_SECONDS`` away.
+        max_age:
+            Seconds the entry stays fresh at most, as in ``get``. None or -1: until the refresh window;
+            0: nothing is stored, as Powertools does for a ``max_age`` of 0.
+
+        Raises
+        ------
+        ConfigurationError
+            For a key as in :meth:`fetch_from_cache`, a value that is not ``Credentials``, a naive
+            ``expiration``, credentials too close to expiry ever to be served, or an invalid ``max_age``.
+
+        Example
+        -------
+        >>> from datetime import datetime, timedelta, timezone
+        >>> from powertools_sts import Credentials
+        >>> provider = STSProvider()
+        >>> creds = Credentials("ASIAEXAMPLE", "secret", "token", datetime.now(timezone.utc) + timedelta(hours=1))
+        >>> provider.add_to_cache("arn:aws:iam::111122223333:role/reports", creds)
+        >>> provider.get("arn:aws:iam::111122223333:role/reports") is creds  # no STS call
+        True
+        """
+        entry_key = self._cache_key_for(key)
+        if not isinstance(value, Credentials):
+            raise ConfigurationError(f"STSProvider caches Credentials values only, got {type(value).__name__}")
+        expiration = value.expiration
+        if not isinstance(expiration, datetime) or expiration.tzinfo is None:
+            # The cache compares aware UTC times: a naive one would be read in the host's timezone.
+            raise ConfigurationError("The expiration of cached Credentials must be a timezone-aware datetime")
+        seconds = validate_max_age(max_age)
+        if seconds == 0:
+            return
+        now = _clock.now()
+        left = expiration.timestamp() - now
+        if left <= FLOOR_SECONDS:
+            raise ConfigurationError(
+                f"Credentials that expire in {left:.0f} s are never served (the floor is {FLOOR_SECONDS:.0f} s): "
+                "not cached"
+            )
+        margin = self.refresh_margin * (1 + JITTER_FRACTION * random.random())  # noqa: S311
+        with self._guard:
+            # A newer sequence than any fetch in flight: such a fetch, landing later, does not replace them.
+            entry = _Entry(value, now, margin, next(self._sequence))
+            if seconds is not None:
+                entry.refresh_at = min(entry.refresh_at, now + seconds)
+            self._entries[entry_key] = entry
+            self._entries.move_to_end(entry_key)
+            while self.max_entries is not None and len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
 
     def reset(self) -> None:
         """Forget every credential and the STS client this provider built; discard fetches in flight.
@@ -659,19 +853,40 @@ def assume_role(
 ) -> Credentials:
     """Return credentials of ``role_arn`` through a default ``STSProvider``, built on first use.
 
-    The counterpart of Powertools' ``get_parameter()``: the same options as ``STSProvider.get``.
+    The counterpart of Powertools' ``get_parameter()``: the same options as ``STSProvider.get``, and
+    the default provider lives where Powertools keeps its helpers' ones, in
+    ``aws_lambda_powertools.utilities.parameters.base.DEFAULT_PROVIDERS["sts"]``. So Powertools'
+    ``parameters.clear_caches()`` drops it (the next call builds a new one and calls STS), as does
+    ``powertools_sts.clear_caches()``; and setting ``DEFAULT_PROVIDERS["sts"]`` to an ``STSProvider``
+    of your own makes ``assume_role`` use it.
+
+    Raises
+    ------
+    ConfigurationError
+        When ``DEFAULT_PROVIDERS["sts"]`` holds something other than an ``STSProvider``, and as ``get``.
+    AssumeRoleError
+        As ``get``.
 
     Example
     -------
-    >>> from powertools_sts import assume_role
+    >>> from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+    >>> from powertools_sts import STSProvider, assume_role
+    >>> DEFAULT_PROVIDERS["sts"] = STSProvider(refresh_margin=600)
     >>> creds = assume_role("arn:aws:iam::111122223333:role/reports", DurationSeconds=900)  # doctest: +SKIP
     """
-    provider = _state.default_provider
+    provider = DEFAULT_PROVIDERS.get(_state.DEFAULT_PROVIDER_KEY)
     if provider is None:
         with _state.lock:
-            provider = _state.default_provider
+            provider = DEFAULT_PROVIDERS.get(_state.DEFAULT_PROVIDER_KEY)
             if provider is None:
-                provider = _state.default_provider = STSProvider()
+                # setdefault: a provider injected meanwhile by code that does not take this lock wins.
+                provider = DEFAULT_PROVIDERS.setdefault(_state.DEFAULT_PROVIDER_KEY, STSProvider())
+    if not isinstance(provider, STSProvider):
+        # Checked on every call: the dict is Powertools', anyone may set the key after the first call.
+        raise ConfigurationError(
+            f'DEFAULT_PROVIDERS["{_state.DEFAULT_PROVIDER_KEY}"] must be an STSProvider for assume_role, '
+            f"got {type(provider).__name__}"
+        )
     result: Credentials = provider.get(role_arn, max_age=max_age, force_fetch=force_fetch, **assume_role_params)
     return result
 

@@ -965,7 +965,9 @@ def test_a_typo_says_where_the_call_is_and_suggests_the_close_name(moto_sts):
     with pytest.raises(ConfigurationError) as raised:
         invoke(handler)
     message = str(raised.value)
-    assert "handler tests.unit.test_middleware.test_a_typo_says_where_the_call_is_and_suggests_the_close_name" in message
+    assert (
+        "handler tests.unit.test_middleware.test_a_typo_says_where_the_call_is_and_suggests_the_close_name" in message
+    )
     assert "names in scope: ['reports', 'audit']; did you mean 'reports'?" in message
     with pytest.raises(ConfigurationError, match=r"outside any sts-decorated invocation.*did you mean 'reports'"):
         get_credentials("reportz")

@@ -18,6 +18,7 @@ import boto3
 import moto.sts.models
 import pytest
 from aws_lambda_powertools.utilities.parameters.base import BaseProvider
+from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
@@ -555,12 +556,12 @@ def test_an_explicit_session_name_wins(moto_sts):
 
 
 def test_assume_role_uses_a_lazily_built_default_provider(moto_sts):
-    assert _state.default_provider is None
+    assert "sts" not in DEFAULT_PROVIDERS
     first = assume_role(ROLE)
-    default = _state.default_provider
+    default = DEFAULT_PROVIDERS["sts"]
     assert isinstance(default, STSProvider)
     assert assume_role(ROLE) is first
-    assert _state.default_provider is default
+    assert DEFAULT_PROVIDERS["sts"] is default
     assert moto_sts.assume_role_calls == 1
 
 
@@ -578,7 +579,7 @@ def test_assume_role_takes_the_get_options(moto_sts):
 def test_clear_caches_empties_the_default_provider(moto_sts):
     first = assume_role(ROLE)
     clear_caches()
-    assert _state.default_provider is None
+    assert "sts" not in DEFAULT_PROVIDERS
     second = assume_role(ROLE)
     assert second is not first
     assert moto_sts.assume_role_calls == 2

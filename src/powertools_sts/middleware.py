@@ -12,6 +12,7 @@ Which entry a name means inside the handler is :mod:`powertools_sts.names`' busi
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import os
 import re
@@ -29,6 +30,7 @@ from botocore.config import Config
 from . import _clock, _state
 from .credentials import Credentials
 from .exceptions import AssumeRoleError, ConfigurationError
+from .execution import init_waits_for_prefetch, prefetch_timeout_from_env
 from .names import hub_entry, register_names
 from .provider import FLOOR_SECONDS, STSProvider
 from .sessions import SessionCache, refreshing_session, value_key
@@ -42,6 +44,8 @@ from .validation import (
 )
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from mypy_boto3_sts import STSClient
 else:  # the stubs are a development dependency; at run time the annotation resolves to botocore's client
     from botocore.client import BaseClient as STSClient
@@ -385,6 +389,28 @@ def _shared_provider(boto3_session: Any, boto3_client: Any, boto_config: Any, re
     return shared_provider
 
 
+def _seconds(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 900:
+        raise ConfigurationError(f"{name} must be a number of seconds in 0..900, got {value!r}")
+    return float(value)
+
+
+def _wait_for_prefetch(layer: _Layer, prefetches: list[Future[None]], timeout: float | None) -> None:
+    """Wait, within the budget, for the prefetch: INIT then ends with the credentials cached."""
+    if timeout is None:
+        provider = next(iter(layer.slots.values())).provider
+        timeout = provider.retry_budget() if provider is not None else 0.0
+    _, pending = concurrent.futures.wait(prefetches, timeout=timeout)
+    if pending:
+        # Never an INIT failure: the first invocation joins the fetches still in flight, or fetches.
+        logger.warning(
+            "Prefetching %d of %d entries did not finish within %.0f s at INIT; the first invocation waits for them",
+            len(pending),
+            len(prefetches),
+            timeout,
+        )
+
+
 def _snap_start() -> bool:
     # Credentials fetched before a snapshot could be restored hours later, in many copies: no prefetch.
     return os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start"
@@ -418,6 +444,7 @@ def sts(
     set_to_context: bool = False,
     refresh_margin: float = 300,
     trace_execution: bool | None = None,
+    prefetch_timeout: float | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a Lambda handler the credentials of other IAM roles, assumed through STS and cached.
 
@@ -451,6 +478,12 @@ def sts(
         As in :class:`STSProvider`.
     trace_execution:
         Open a ``## sts`` X-Ray subsegment per invocation; None reads ``POWERTOOLS_TRACE_MIDDLEWARES``.
+    prefetch_timeout:
+        Under provisioned concurrency and on Managed Instances, applying ``sts(...)`` waits for the
+        prefetch so that INIT ends with the credentials cached: at most this many seconds (0: never
+        wait). None reads ``POWERTOOLS_STS_PREFETCH_TIMEOUT``, else the STS client's retry budget
+        (35 s with the defaults). A failure or a spent budget never fails INIT: it is logged, and the
+        first invocation fetches. On-demand INIT never waits.
 
     Raises
     ------
@@ -512,9 +545,14 @@ def sts(
     if aws_client_assume_role is None:
         layer.use(_shared_provider(boto3_session, boto3_client, boto_config, margin), None)
     register_names(layer)
+    # An explicit argument wins over the environment variable; both are checked here, at import.
+    wait = prefetch_timeout_from_env() if prefetch_timeout is None else _seconds(prefetch_timeout, "prefetch_timeout")
     if aws_client_assume_role is None and prefetch and seconds != 0 and not _snap_start():
-        for slot in layer.slots.values():
-            _state.start_worker(_prefetcher(slot), name="powertools-sts-prefetch")
+        prefetches = [
+            _state.start_worker(_prefetcher(slot), name="powertools-sts-prefetch") for slot in layer.slots.values()
+        ]
+        if init_waits_for_prefetch():
+            _wait_for_prefetch(layer, prefetches, wait)
 
     traced = resolve_truthy_env_var_choice(
         env=os.getenv("POWERTOOLS_TRACE_MIDDLEWARES", "false"), choice=trace_execution

@@ -41,6 +41,7 @@ from botocore.config import Config
 from . import _clock, _state, redaction
 from .credentials import Credentials
 from .exceptions import AssumeRoleError, ConfigurationError, copy_error
+from .execution import on_managed_instances
 from .sessions import new_boto3_session
 from .validation import cache_key_of, validate_assume_role_params, validate_max_age, validate_refresh_margin
 
@@ -175,6 +176,10 @@ class STSProvider(BaseProvider):
     max_entries:
         At most this many entries are kept; the least recently used one goes first. None (the
         default): no bound but the one eviction gives (entries in use).
+    refresh_ahead:
+        Refresh each entry in the background before it stops being fresh, so that no caller waits on
+        STS. None (the default): on Lambda Managed Instances only, where nothing freezes the process;
+        on classic Lambda a background request could be frozen mid-flight with the sandbox.
 
     Raises
     ------
@@ -199,6 +204,7 @@ class STSProvider(BaseProvider):
         boto_config: Config | None = None,
         refresh_margin: float = 300,
         max_entries: int | None = None,
+        refresh_ahead: bool | None = None,
     ) -> None:
         self.refresh_margin = validate_refresh_margin(refresh_margin)
         if max_entries is not None and (type(max_entries) is not int or max_entries < 1):
@@ -208,6 +214,9 @@ class STSProvider(BaseProvider):
         if boto_config is not None and not isinstance(boto_config, BotoConfig):
             raise ConfigurationError(f"boto_config must be a botocore.config.Config, got {type(boto_config).__name__}")
         self.max_entries = max_entries
+        if refresh_ahead is not None and not isinstance(refresh_ahead, bool):
+            raise ConfigurationError(f"refresh_ahead must be True, False or None, got {refresh_ahead!r}")
+        self.refresh_ahead = on_managed_instances() if refresh_ahead is None else refresh_ahead
         self._boto_config = boto_config
         self._boto3_session = boto3_session
         self._boto3_client = boto3_client
@@ -680,8 +689,9 @@ class STSProvider(BaseProvider):
         try:
             started = _clock.now()
             creds = self._fetch(params, entry)
-            if max_age != 0:
-                self._store(key, creds, started, flight)
+            stored = self._store(key, creds, started, flight) if max_age != 0 else None
+            if stored is not None and self.refresh_ahead:
+                self._schedule_refresh(key, params, entry, stored)
             flight.credentials = creds
         except AssumeRoleError as exc:
             flight.error = exc
@@ -707,16 +717,19 @@ class STSProvider(BaseProvider):
                     flight.warn_stale = True
             flight.done.set()
 
-    def _store(self, key: _Key, creds: Credentials, started: float, flight: _Flight) -> None:
+    def _store(self, key: _Key, creds: Credentials, started: float, flight: _Flight) -> _Entry | None:
+        """Store a fetch's credentials unless a reset or a newer fetch came first; return the new entry."""
         margin = self.refresh_margin * (1 + JITTER_FRACTION * random.random())  # noqa: S311
-        new = _Entry(creds, started, margin, flight.sequence)
+        new: _Entry | None = _Entry(creds, started, margin, flight.sequence)
         with self._guard:
             if flight.generation != self._generation:
-                return  # fetched before a reset: handed to its callers, never kept
+                return None  # fetched before a reset: handed to its callers, never kept
             stored = self._entries.get(key)
             if stored is None or stored.sequence < flight.sequence:
-                self._entries[key] = new
+                self._entries[key] = new  # type: ignore[assignment]  # not None here
                 self._entries.move_to_end(key)
+            else:
+                new = None
             now = _clock.now()
             if now >= self._sweep_at:
                 self._sweep_at = now + _SWEEP_SECONDS
@@ -724,6 +737,47 @@ class STSProvider(BaseProvider):
                     del self._entries[gone]
             while self.max_entries is not None and len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
+        return new
+
+    # -- refresh ahead (Managed Instances) ------------------------------------------------------------
+
+    def _schedule_refresh(
+        self, key: _Key, params: dict[str, Any], entry: str | None, stored: _Entry, delay: float | None = None
+    ) -> None:
+        """Refresh ``stored`` in the background before it stops being fresh, so that no caller waits on STS.
+
+        Only where nothing freezes the process (Managed Instances): on classic Lambda a background
+        request can be frozen mid-flight with the sandbox. It starts a retry budget before the end of
+        freshness (at most half way through it), so even the slowest AssumeRole lands in time.
+        """
+        if delay is None:
+            lead = min(self.retry_budget(), (stored.refresh_at - stored.fetched_at) / 2)
+            delay = max(0.0, stored.refresh_at - lead - _clock.now())
+        timer = threading.Timer(delay, self._refresh_early, args=(key, params, entry, stored.sequence))
+        timer.name = "powertools-sts-refresh-ahead"
+        timer.daemon = True
+        timer.start()
+
+    def _refresh_early(self, key: _Key, params: dict[str, Any], entry: str | None, sequence: int) -> None:
+        with self._guard:
+            cached = self._entries.get(key)
+            if cached is None or cached.sequence != sequence or key in self._flights:
+                return  # refreshed, reset or evicted meanwhile, or a caller is refreshing it now
+            flight = _Flight(True, self._generation, next(self._sequence))
+            self._flights[key] = flight
+        # Callers keep the still-fresh credentials meanwhile; a success stores and schedules the next one.
+        self._assume_into(key, params, None, flight, entry)
+        if flight.error is None:
+            return
+        again = _clock.now() + BACKOFF_SECONDS < cached.floor_at
+        logger.warning(
+            "Refreshing credentials of %s ahead of time failed (%s); %s",
+            params["RoleArn"],
+            flight.error.code or type(flight.error.__cause__).__name__,
+            f"trying again in {BACKOFF_SECONDS:.0f} s" if again else "the next caller refreshes them",
+        )
+        if again:
+            self._schedule_refresh(key, params, entry, cached, delay=BACKOFF_SECONDS)
 
     # -- STS -----------------------------------------------------------------------------------------
 

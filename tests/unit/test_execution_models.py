@@ -1,0 +1,161 @@
+"""INIT that fits the initialization type, and refresh ahead where nothing freezes the process (issue 11).
+
+STS is moto behind the fault proxy (``slow``: each answer after a delay; ``hang``: none;
+``expired``: credentials rewritten to expire soon). Every wait is bounded; nothing asserts a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from powertools_sts import ConfigurationError, STSProvider, get_credentials, sts
+
+from ..conftest import OTHER_ROLE, ROLE
+from ..reliability.proxy import FaultProxy
+from .test_middleware import invoke, unique
+
+
+@pytest.fixture
+def proxy(moto_sts: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    with FaultProxy(moto_sts.url) as fault_proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", fault_proxy.url)
+        yield fault_proxy
+
+
+def quick(**overrides: Any) -> Config:
+    options: dict[str, Any] = {"retries": {"mode": "standard", "total_max_attempts": 1}, "connect_timeout": 1}
+    return Config(**{**options, "read_timeout": 2, **overrides})
+
+
+def wait_until(predicate: Any, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+# -- INIT: wait for the prefetch under provisioned concurrency and on Managed Instances ----------------------
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [{"AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency"}, {"AWS_LAMBDA_MAX_CONCURRENCY": "8"}],
+    ids=["provisioned-concurrency", "managed-instances"],
+)
+def test_init_ends_with_the_credentials_cached(proxy, monkeypatch, environment):
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    proxy.set_mode("slow", delay=0.3)
+    names = [unique("a"), unique("b")]
+    handler = sts(fetch_data={names[0]: ROLE, names[1]: OTHER_ROLE}, boto_config=quick())(
+        lambda event, context: [get_credentials(name) for name in names]
+    )
+    assert proxy.requests == 2  # both fetched before sts(...) returned
+    invoke(handler)
+    assert proxy.requests == 2  # the first invocation made no STS call
+
+
+def test_on_demand_init_does_not_wait(proxy, monkeypatch):
+    monkeypatch.delenv("AWS_LAMBDA_INITIALIZATION_TYPE", raising=False)
+    monkeypatch.delenv("AWS_LAMBDA_MAX_CONCURRENCY", raising=False)
+    proxy.set_mode("hang")
+    name = unique("a")
+    sts(fetch_data={name: ROLE}, boto_config=quick())(lambda event, context: None)
+    assert proxy.requests <= 1  # applied while the prefetch still waits on STS
+    proxy.set_mode("pass")
+
+
+def test_a_spent_budget_never_fails_init_and_the_first_invocation_fetches(proxy, monkeypatch, caplog):
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")
+    proxy.set_mode("hang")
+    name = unique("a")
+    handler = sts(fetch_data={name: ROLE}, boto_config=quick(), prefetch_timeout=0.2)(
+        lambda event, context: get_credentials(name)
+    )
+    assert "did not finish within 0 s at INIT" in caplog.text
+    proxy.set_mode("pass")
+    # The prefetch in flight ends in its read timeout; the invocation then fetches for itself.
+    assert invoke(handler).access_key_id.startswith("ASIA")
+
+
+def test_the_environment_variable_sets_the_budget_and_an_argument_wins(proxy, monkeypatch, caplog):
+    monkeypatch.setenv("AWS_LAMBDA_MAX_CONCURRENCY", "4")
+    monkeypatch.setenv("POWERTOOLS_STS_PREFETCH_TIMEOUT", "0.1")
+    proxy.set_mode("hang")
+    sts(fetch_data={unique("a"): ROLE}, boto_config=quick())
+    assert "did not finish within 0 s at INIT" in caplog.text
+    caplog.clear()
+    proxy.set_mode("slow", delay=0.3)
+    sts(fetch_data={unique("b"): ROLE}, boto_config=quick(), prefetch_timeout=5)
+    assert "did not finish" not in caplog.text
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "901", "nan"])
+def test_a_bad_prefetch_timeout_variable_is_refused_when_applied(monkeypatch, value):
+    monkeypatch.setenv("POWERTOOLS_STS_PREFETCH_TIMEOUT", value)
+    with pytest.raises(ConfigurationError, match="POWERTOOLS_STS_PREFETCH_TIMEOUT"):
+        sts(fetch_data={unique(): ROLE})
+
+
+@pytest.mark.parametrize("value", [-1, 901, True, "5"])
+def test_a_bad_prefetch_timeout_is_refused_when_applied(value):
+    with pytest.raises(ConfigurationError, match="prefetch_timeout"):
+        sts(fetch_data={unique(): ROLE}, prefetch_timeout=value)
+
+
+# -- refresh ahead -----------------------------------------------------------------------------------------
+
+
+def test_refresh_ahead_replaces_credentials_before_they_stop_being_fresh(proxy, caplog):
+    # 63 s credentials: fresh for 3 s (the 60 s floor), refreshed ahead 1.5 s before that.
+    proxy.set_mode("expired", offset=63)
+    client = boto3.client("sts", endpoint_url=proxy.url, config=quick())
+    provider = STSProvider(boto3_client=client, refresh_ahead=True)
+    first = provider.get(ROLE)
+    wait_until(lambda: proxy.requests == 2, "the refresh ahead of time")
+    wait_until(lambda: provider.get(ROLE) is not first, "the refreshed credentials in the cache")
+    assert proxy.requests == 2  # the caller was served from the cache: the refresh was ahead of it
+    proxy.set_mode("pass")
+
+
+def test_a_failed_refresh_ahead_keeps_the_credentials_and_tries_again(proxy, caplog):
+    # 76 s credentials, a 13 s retry budget: refreshed ahead 8 s after the fetch, retried 5 s later.
+    proxy.set_mode("expired", offset=76)
+    config = quick(retries={"mode": "standard", "total_max_attempts": 2})
+    client = boto3.client("sts", endpoint_url=proxy.url, config=config)
+    provider = STSProvider(boto3_client=client, refresh_ahead=True)
+    first = provider.get(ROLE)
+    proxy.set_mode("denied")
+    with caplog.at_level(logging.WARNING, logger="powertools_sts"):
+        wait_until(lambda: proxy.requests >= 2, "the refresh ahead of time")
+        wait_until(lambda: "ahead of time failed (AccessDenied)" in caplog.text, "the warning")
+    assert provider.get(ROLE) is first  # still fresh: kept
+    proxy.set_mode("expired", offset=76)
+    wait_until(lambda: provider.get(ROLE) is not first, "the retry after the back-off", timeout=15)
+
+
+def test_classic_lambda_does_not_refresh_ahead(proxy, monkeypatch):
+    monkeypatch.delenv("AWS_LAMBDA_MAX_CONCURRENCY", raising=False)
+    proxy.set_mode("expired", offset=63)
+    provider = STSProvider(boto3_client=boto3.client("sts", endpoint_url=proxy.url, config=quick()))
+    assert provider.refresh_ahead is False
+    provider.get(ROLE)
+    stop = threading.Event()
+    stop.wait(3)  # longer than a refresh ahead would have taken
+    assert proxy.requests == 1
+    proxy.set_mode("pass")
+
+
+def test_refresh_ahead_is_on_by_default_on_managed_instances(monkeypatch):
+    monkeypatch.setenv("AWS_LAMBDA_MAX_CONCURRENCY", "8")
+    assert STSProvider().refresh_ahead is True
+    with pytest.raises(ConfigurationError, match="refresh_ahead"):
+        STSProvider(refresh_ahead="yes")  # type: ignore[arg-type]

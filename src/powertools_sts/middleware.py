@@ -30,7 +30,7 @@ from botocore.config import Config
 from . import _clock, _state
 from .credentials import Credentials
 from .exceptions import AssumeRoleError, ConfigurationError
-from .execution import init_waits_for_prefetch, prefetch_timeout_from_env
+from .execution import init_waits_for_prefetch, prefetch_timeout_from_env, shared_cache_from_env
 from .names import hub_entry, register_names
 from .provider import FLOOR_SECONDS, STSProvider
 from .sessions import SessionCache, refreshing_session, value_key
@@ -110,9 +110,9 @@ class _ChainedProvider(STSProvider):
     hub is used at the next fetch, a failed one is never remembered.
     """
 
-    def __init__(self, hub: _Slot, *, boto_config: Config | None, refresh_margin: float) -> None:
+    def __init__(self, hub: _Slot, *, boto_config: Config | None, refresh_margin: float, shared_cache: bool) -> None:
         self.hub = hub
-        super().__init__(boto_config=boto_config, refresh_margin=refresh_margin)
+        super().__init__(boto_config=boto_config, refresh_margin=refresh_margin, shared_cache=shared_cache)
 
     def _build_client(self) -> STSClient:
         client: STSClient = refreshing_session(self.hub.credentials).client("sts", config=self._config)
@@ -136,6 +136,7 @@ class _Layer:
         "hub_name",
         "hub_per_invocation",
         "refresh_margin",
+        "shared_cache",
         "slots",
         "static_hub",
     )
@@ -151,8 +152,10 @@ class _Layer:
         capture: bool,
         set_to_context: bool,
         boto_config: Config | None,
+        shared_cache: bool,
     ) -> None:
         self.cache_key = cache_key
+        self.shared_cache = shared_cache
         self.refresh_margin = refresh_margin
         self.hub_name = hub_name
         self.hub: _Slot | None = None
@@ -197,12 +200,15 @@ class _Layer:
             )
         # Per hub slot, not per hub key: two slots of one key may differ in max_age, and the chained
         # client must sign with what this hub slot hands out.
-        shared = ("chain", id(hub), value_key(self.boto_config, "boto_config"), self.refresh_margin)
+        shared = ("chain", id(hub), value_key(self.boto_config, "boto_config"), self.refresh_margin, self.shared_cache)
         with _state.lock:
             provider = _state.shared_providers.get(shared)
             if provider is None:
                 provider = _state.shared_providers[shared] = _ChainedProvider(
-                    hub, boto_config=self.boto_config, refresh_margin=self.refresh_margin
+                    hub,
+                    boto_config=self.boto_config,
+                    refresh_margin=self.refresh_margin,
+                    shared_cache=self.shared_cache,
                 )
         self.use(provider, ("chain", hub.key))
         self.hub = hub
@@ -370,12 +376,14 @@ def _entries(fetch_data: Any, chained: bool) -> dict[str, dict[str, Any]]:
     return entries
 
 
-def _shared_provider(boto3_session: Any, boto3_client: Any, boto_config: Any, refresh_margin: float) -> STSProvider:
+def _shared_provider(
+    boto3_session: Any, boto3_client: Any, boto_config: Any, refresh_margin: float, shared_cache: bool
+) -> STSProvider:
     # Layers with the same signing configuration share one provider, and so one STS client (about
     # 50 ms each at cold start); their entries stay apart through the key's cache_key and parameters.
     # A session or client is keyed by identity: the provider keeps it alive, so its id cannot be reused
     # while the provider is registered. A Config is keyed by value: an equal one shares the provider.
-    shared = (id(boto3_session), id(boto3_client), value_key(boto_config, "boto_config"), refresh_margin)
+    shared = (id(boto3_session), id(boto3_client), value_key(boto_config, "boto_config"), refresh_margin, shared_cache)
     with _state.lock:
         provider = _state.shared_providers.get(shared)
         if provider is None:
@@ -384,6 +392,7 @@ def _shared_provider(boto3_session: Any, boto3_client: Any, boto_config: Any, re
                 boto3_client=boto3_client,
                 boto_config=boto_config,
                 refresh_margin=refresh_margin,
+                shared_cache=shared_cache,
             )
     shared_provider: STSProvider = provider
     return shared_provider
@@ -445,6 +454,7 @@ def sts(
     refresh_margin: float = 300,
     trace_execution: bool | None = None,
     prefetch_timeout: float | None = None,
+    shared_cache: bool | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a Lambda handler the credentials of other IAM roles, assumed through STS and cached.
 
@@ -484,6 +494,10 @@ def sts(
         wait). None reads ``POWERTOOLS_STS_PREFETCH_TIMEOUT``, else the STS client's retry budget
         (35 s with the defaults). A failure or a spent budget never fails INIT: it is logged, and the
         first invocation fetches. On-demand INIT never waits.
+    shared_cache:
+        Share credentials with the other worker processes of this execution environment through
+        files in ``/tmp``, so that each role is assumed once per environment. None reads
+        ``POWERTOOLS_STS_SHARED_CACHE``, else on Lambda Managed Instances only.
 
     Raises
     ------
@@ -532,6 +546,9 @@ def sts(
     if capture:
         capture_botocore()
 
+    # An explicit argument wins over the environment variable; both are checked here, at import.
+    wait = prefetch_timeout_from_env() if prefetch_timeout is None else _seconds(prefetch_timeout, "prefetch_timeout")
+    sharing = shared_cache_from_env() if shared_cache is None else _flag(shared_cache, "shared_cache")
     layer = _Layer(
         entries,
         cache_key=cache_key,
@@ -541,12 +558,11 @@ def sts(
         capture=capture,
         set_to_context=set_to_context,
         boto_config=boto_config,
+        shared_cache=sharing,
     )
     if aws_client_assume_role is None:
-        layer.use(_shared_provider(boto3_session, boto3_client, boto_config, margin), None)
+        layer.use(_shared_provider(boto3_session, boto3_client, boto_config, margin, sharing), None)
     register_names(layer)
-    # An explicit argument wins over the environment variable; both are checked here, at import.
-    wait = prefetch_timeout_from_env() if prefetch_timeout is None else _seconds(prefetch_timeout, "prefetch_timeout")
     if aws_client_assume_role is None and prefetch and seconds != 0 and not _snap_start():
         prefetches = [
             _state.start_worker(_prefetcher(slot), name="powertools-sts-prefetch") for slot in layer.slots.values()

@@ -41,7 +41,7 @@ from botocore.config import Config
 from . import _clock, _state, redaction
 from .credentials import Credentials
 from .exceptions import AssumeRoleError, ConfigurationError, copy_error
-from .execution import on_managed_instances
+from .execution import on_managed_instances, shared_cache_from_env
 from .sessions import new_boto3_session
 from .validation import cache_key_of, validate_assume_role_params, validate_max_age, validate_refresh_margin
 
@@ -180,6 +180,10 @@ class STSProvider(BaseProvider):
         Refresh each entry in the background before it stops being fresh, so that no caller waits on
         STS. None (the default): on Lambda Managed Instances only, where nothing freezes the process;
         on classic Lambda a background request could be frozen mid-flight with the sandbox.
+    shared_cache:
+        Share credentials with the other processes of this execution environment through files in
+        ``/tmp`` (see :mod:`powertools_sts.shared_cache`): one AssumeRole per entry per environment.
+        None (the default): ``POWERTOOLS_STS_SHARED_CACHE``, else on Lambda Managed Instances only.
 
     Raises
     ------
@@ -205,6 +209,7 @@ class STSProvider(BaseProvider):
         refresh_margin: float = 300,
         max_entries: int | None = None,
         refresh_ahead: bool | None = None,
+        shared_cache: bool | None = None,
     ) -> None:
         self.refresh_margin = validate_refresh_margin(refresh_margin)
         if max_entries is not None and (type(max_entries) is not int or max_entries < 1):
@@ -217,6 +222,13 @@ class STSProvider(BaseProvider):
         if refresh_ahead is not None and not isinstance(refresh_ahead, bool):
             raise ConfigurationError(f"refresh_ahead must be True, False or None, got {refresh_ahead!r}")
         self.refresh_ahead = on_managed_instances() if refresh_ahead is None else refresh_ahead
+        if shared_cache is not None and not isinstance(shared_cache, bool):
+            raise ConfigurationError(f"shared_cache must be True, False or None, got {shared_cache!r}")
+        self.shared_cache = shared_cache_from_env() if shared_cache is None else shared_cache
+        # A SharedCache, opened on the first fetch: False until then, None when off or refused.
+        self._shared: Any = False
+        # Credentials other processes stored before this provider's last reset are not taken.
+        self._reset_at = float("-inf")
         self._boto_config = boto_config
         self._boto3_session = boto3_session
         self._boto3_client = boto3_client
@@ -518,6 +530,7 @@ class STSProvider(BaseProvider):
             self._generation += 1
             self._entries.clear()
             self._flights.clear()
+            self._reset_at = _clock.now()
         with self._client_lock:
             self._client = self._boto3_client
 
@@ -535,6 +548,8 @@ class STSProvider(BaseProvider):
         self._flights = {}
         # The client's connection pool holds the parent's sockets. A client the user gave is theirs to manage.
         self._client = self._boto3_client
+        if self._shared:
+            self._shared.after_fork()
 
     def retry_budget(self) -> float:
         """Return the longest time, in seconds, one AssumeRole of this provider's STS client can take.
@@ -683,12 +698,17 @@ class STSProvider(BaseProvider):
         raise error if owner else copy_error(error)
 
     def _assume_into(
-        self, key: _Key, params: dict[str, Any], max_age: float | None, flight: _Flight, entry: str | None
+        self,
+        key: _Key,
+        params: dict[str, Any],
+        max_age: float | None,
+        flight: _Flight,
+        entry: str | None,
+        newer_than: float = float("-inf"),
     ) -> None:
         """Run the flight's AssumeRole and land it: store the credentials, or start the back-off."""
         try:
-            started = _clock.now()
-            creds = self._fetch(params, entry)
+            creds, started = self._assume(key, params, entry, newer_than)
             stored = self._store(key, creds, started, flight) if max_age != 0 else None
             if stored is not None and self.refresh_ahead:
                 self._schedule_refresh(key, params, entry, stored)
@@ -766,7 +786,8 @@ class STSProvider(BaseProvider):
             flight = _Flight(True, self._generation, next(self._sequence))
             self._flights[key] = flight
         # Callers keep the still-fresh credentials meanwhile; a success stores and schedules the next one.
-        self._assume_into(key, params, None, flight, entry)
+        # Credentials that another process stored after ours are taken; ours, still fresh, are not.
+        self._assume_into(key, params, None, flight, entry, newer_than=cached.fetched_at)
         if flight.error is None:
             return
         again = _clock.now() + BACKOFF_SECONDS < cached.floor_at
@@ -780,6 +801,55 @@ class STSProvider(BaseProvider):
             self._schedule_refresh(key, params, entry, cached, delay=BACKOFF_SECONDS)
 
     # -- STS -----------------------------------------------------------------------------------------
+
+    def _assume(
+        self, key: _Key, params: dict[str, Any], entry: str | None, newer_than: float
+    ) -> tuple[Credentials, float]:
+        """AssumeRole, or the credentials another process of this environment fetched: (credentials, fetched at)."""
+        shared = self._shared_cache()
+        if shared is None:
+            started = _clock.now()
+            return self._fetch(params, entry), started
+        margin = self.refresh_margin * (1 + JITTER_FRACTION * random.random())  # noqa: S311
+
+        newer_than = max(newer_than, self._reset_at)
+
+        def usable(creds: Credentials, fetched_at: float) -> bool:
+            # This process's own freshness rules, applied to what another process stored.
+            return fetched_at > newer_than and _clock.now() < _Entry(creds, fetched_at, margin, 0).refresh_at
+
+        creds, fetched_at, _ = shared.fetch(
+            shared.key_name([self._signer_identity(), *key]),
+            usable=usable,
+            assume=lambda: self._fetch(params, entry),
+            now=_clock.now,
+            deadline=self.retry_budget(),
+            backoff=BACKOFF_SECONDS,
+        )
+        return creds, fetched_at
+
+    def _shared_cache(self) -> Any:
+        """Return the SharedCache of this environment, or None; imported only where it is on (cold start)."""
+        if self._shared is False:
+            with self._client_lock:
+                if self._shared is False:
+                    self._shared = None
+                    if self.shared_cache:
+                        from .shared_cache import SharedCache
+
+                        self._shared = SharedCache.open()
+        return self._shared
+
+    def _signer_identity(self) -> str:
+        """Who signs this provider's AssumeRole, stable across processes: the access key id, and the endpoint.
+
+        botocore keeps a client's signing credentials on its request signer and has no public
+        accessor for them; a chained provider's are the hub entry's current credentials.
+        """
+        client = self._sts_client()
+        credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
+        frozen = credentials.get_frozen_credentials() if credentials is not None else None
+        return f"{getattr(frozen, 'access_key', None) or 'unsigned'}@{client.meta.endpoint_url}"
 
     def _sts_client(self) -> STSClient:
         """Return the client that signs AssumeRole; built once, on first use."""

@@ -159,3 +159,65 @@ def test_refresh_ahead_is_on_by_default_on_managed_instances(monkeypatch):
     assert STSProvider().refresh_ahead is True
     with pytest.raises(ConfigurationError, match="refresh_ahead"):
         STSProvider(refresh_ahead="yes")  # type: ignore[arg-type]
+
+
+# -- the cross-process cache, wired into the provider ----------------------------------------------------------
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # tempfile caches gettempdir(): read TMPDIR again
+    yield tmp_path
+    tempfile.tempdir = None
+
+
+def test_providers_sharing_the_cache_assume_a_role_once(moto_sts, private_tmp):
+    # Two providers stand for two worker processes (each with its own memory cache): one AssumeRole.
+    first, second = STSProvider(shared_cache=True), STSProvider(shared_cache=True)
+    creds = first.get(ROLE, RoleSessionName="workers")
+    assert second.get(ROLE, RoleSessionName="workers").access_key_id == creds.access_key_id
+    assert moto_sts.assume_role_calls == 1
+    assert (private_tmp / f"powertools-sts-{__import__('os').getuid()}").is_dir()
+    second.get(ROLE, RoleSessionName="workers", ExternalId="other-params")  # other parameters: another file
+    assert moto_sts.assume_role_calls == 2
+
+
+def test_after_clear_caches_the_files_of_before_are_not_taken(moto_sts, private_tmp):
+    import powertools_sts
+
+    first = STSProvider(shared_cache=True)
+    old = first.get(ROLE)
+    powertools_sts.clear_caches()
+    assert first.get(ROLE).access_key_id != old.access_key_id
+    assert moto_sts.assume_role_calls == 2
+
+
+def test_a_decorator_layer_shares_through_the_environment_variable(moto_sts, private_tmp, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_STS_SHARED_CACHE", "true")
+    name = unique("a")
+    handlers = [
+        sts(fetch_data={name: ROLE}, disable_prefetch=True, boto_config=quick(user_agent_extra=f"w{i}"))(
+            lambda event, context: get_credentials(name)
+        )
+        for i in range(3)
+    ]
+    keys = {invoke(handler).access_key_id for handler in handlers}
+    assert len(keys) == 1
+    assert moto_sts.assume_role_calls == 1
+
+
+@pytest.mark.parametrize("value", ["maybe", "2"])
+def test_a_bad_shared_cache_variable_is_refused_when_applied(monkeypatch, value):
+    monkeypatch.setenv("POWERTOOLS_STS_SHARED_CACHE", value)
+    with pytest.raises(ConfigurationError, match="POWERTOOLS_STS_SHARED_CACHE"):
+        sts(fetch_data={unique(): ROLE})
+
+
+def test_shared_cache_must_be_a_flag():
+    with pytest.raises(ConfigurationError, match="shared_cache"):
+        sts(fetch_data={unique(): ROLE}, shared_cache="yes")
+    with pytest.raises(ConfigurationError, match="shared_cache"):
+        STSProvider(shared_cache=1)  # type: ignore[arg-type]

@@ -833,11 +833,13 @@ class STSProvider(BaseProvider):
         if self._shared is False:
             with self._client_lock:
                 if self._shared is False:
-                    self._shared = None
+                    opened = None
                     if self.shared_cache:
                         from .shared_cache import SharedCache
 
-                        self._shared = SharedCache.open()
+                        opened = SharedCache.open()
+                    # One assignment, once opened: a thread reading without the lock sees False or the result.
+                    self._shared = opened
         return self._shared
 
     def _signer_identity(self) -> str:

@@ -52,7 +52,11 @@ class RuntimeAPI:
 
     Events queued with ``invoke`` are served, in order, to ``GET .../invocation/next``; with none
     queued, that request is held (as Lambda holds it) until one is or the server closes. ``gate``,
-    when set, runs before the first event is served, and its result is kept in ``gate_result``.
+    when set, runs once, before the first event is served, and its result is kept in ``gate_result``.
+
+    Several runtimes (the worker processes of Lambda Managed Instances) may poll at once: each held
+    ``next`` takes one event. ``polls`` counts the ``next`` requests received, ``served`` the events
+    handed out, so ``waiting()`` is the number of requests held now (one per idle worker).
     """
 
     PREFIX = "/2018-06-01/runtime"
@@ -65,7 +69,10 @@ class RuntimeAPI:
         self.restores = 0
         self.gate: Callable[[], Any] | None = None
         self.gate_result: Any = None
+        self._gate_lock = threading.Lock()
+        self._gate_ran = False
         self.served = 0
+        self.polls = 0
         self.changed = threading.Condition()
         self.closed = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _runtime_handler(self))
@@ -89,15 +96,30 @@ class RuntimeAPI:
         with self.changed:
             assert self.changed.wait_for(predicate, timeout), f"timed out waiting for {what}"
 
+    def waiting(self) -> int:
+        """The ``next`` requests held now, waiting for an event."""
+        return self.polls - self.served
+
     def next_event(self) -> tuple[str, Any] | None:
-        if self.served == 0 and self.gate is not None:
-            self.gate_result = self.gate()
+        def polled() -> None:
+            self.polls += 1
+
+        self.record(polled)
+        if self.gate is not None:
+            with self._gate_lock:  # a poller arriving meanwhile waits for the gate to end
+                if not self._gate_ran and self.served == 0:
+                    self._gate_ran = True
+                    self.gate_result = self.gate()
         while not self.closed.is_set():
             try:
                 item = self.events.get(timeout=0.05)
             except queue.Empty:
                 continue
-            self.served += 1
+
+            def served() -> None:
+                self.served += 1
+
+            self.record(served)
             return item
         return None
 

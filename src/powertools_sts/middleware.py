@@ -29,6 +29,7 @@ from botocore.config import Config
 
 from . import _clock, _state
 from .credentials import Credentials
+from .events import RefreshObserver
 from .exceptions import AssumeRoleError, ConfigurationError
 from .execution import init_waits_for_prefetch, prefetch_timeout_from_env, shared_cache_from_env
 from .names import hub_entry, register_names
@@ -90,7 +91,7 @@ class _Slot:
                 "sts layer yet; its credentials can be had inside the decorated handler only"
             )
         creds, until = self.provider._credentials_for(
-            self.key, self.params, self.max_age, entry=self.name, background=background
+            self.key, self.params, self.max_age, entry=self.name, background=background, observer=self.layer.observer
         )
         if self.max_age == 0:
             # Not shared between invocations (the layer refetches at each one), but reused within one.
@@ -135,6 +136,7 @@ class _Layer:
         "hub",
         "hub_name",
         "hub_per_invocation",
+        "observer",
         "refresh_margin",
         "shared_cache",
         "slots",
@@ -156,6 +158,8 @@ class _Layer:
     ) -> None:
         self.cache_key = cache_key
         self.shared_cache = shared_cache
+        # Metrics and tracing of this layer's fetches (events.py); None: nobody observes them.
+        self.observer: RefreshObserver | None = None
         self.refresh_margin = refresh_margin
         self.hub_name = hub_name
         self.hub: _Slot | None = None

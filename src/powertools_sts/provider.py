@@ -26,6 +26,7 @@ import random
 import re
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -40,6 +41,7 @@ from botocore.config import Config
 
 from . import _clock, _state, redaction
 from .credentials import Credentials
+from .events import FAILED, FETCHED, SERVED_STALE, Refresh, RefreshObserver
 from .exceptions import AssumeRoleError, ConfigurationError, copy_error
 from .execution import on_managed_instances, shared_cache_from_env
 from .sessions import new_boto3_session
@@ -109,10 +111,13 @@ class _Flight:
     waiters get credentials or an ``AssumeRoleError``.
     """
 
-    __slots__ = ("background", "credentials", "done", "error", "generation", "sequence", "warn_stale")
+    __slots__ = ("background", "credentials", "done", "error", "generation", "observer", "sequence", "warn_stale")
 
-    def __init__(self, background: bool, generation: int, sequence: int) -> None:
+    def __init__(
+        self, background: bool, generation: int, sequence: int, observer: RefreshObserver | None = None
+    ) -> None:
         self.background = background
+        self.observer = observer
         self.generation = generation
         # Fetches are ordered by when they started, not by clock or expiry: a slower, older fetch
         # never replaces a newer one, and a clock stepped back does not keep a stale entry alive.
@@ -586,6 +591,7 @@ class STSProvider(BaseProvider):
         force_fetch: bool = False,
         entry: str | None = None,
         background: bool = False,
+        observer: RefreshObserver | None = None,
     ) -> tuple[Credentials, float]:
         """Return credentials for already validated parameters, and the time until which they may be reused.
 
@@ -603,10 +609,10 @@ class STSProvider(BaseProvider):
                     if self.max_entries is not None:
                         self._mark_used(key)
                     return cached.credentials, until
-        served = self._serve_or_fetch(key, params, max_age, force_fetch, entry, background, True)
+        served = self._serve_or_fetch(key, params, max_age, force_fetch, entry, background, True, observer)
         while served is None:
             # A failed prefetch is no caller's failure: ask once more, as the owner of a fetch or its waiter.
-            served = self._serve_or_fetch(key, params, max_age, force_fetch, entry, background, False)
+            served = self._serve_or_fetch(key, params, max_age, force_fetch, entry, background, False, observer)
         return served
 
     def _mark_used(self, key: _Key) -> None:
@@ -622,6 +628,7 @@ class STSProvider(BaseProvider):
         entry: str | None,
         background: bool,
         may_ask_again: bool,
+        observer: RefreshObserver | None = None,
     ) -> tuple[Credentials, float] | None:
         """Serve from the cache, join the fetch in flight, or fetch.
 
@@ -641,7 +648,7 @@ class STSProvider(BaseProvider):
                 return cached.credentials, (now if flight is not None else min(cached.retry_at, cached.floor_at))
             owner = flight is None
             if flight is None:
-                flight = _Flight(background, self._generation, next(self._sequence))
+                flight = _Flight(background, self._generation, next(self._sequence), observer)
                 if caching:
                     self._flights[key] = flight
         if owner:
@@ -707,11 +714,12 @@ class STSProvider(BaseProvider):
         newer_than: float = float("-inf"),
     ) -> None:
         """Run the flight's AssumeRole and land it: store the credentials, or start the back-off."""
+        clock = time.perf_counter()
         try:
             creds, started = self._assume(key, params, entry, newer_than)
             stored = self._store(key, creds, started, flight) if max_age != 0 else None
             if stored is not None and self.refresh_ahead:
-                self._schedule_refresh(key, params, entry, stored)
+                self._schedule_refresh(key, params, entry, stored, observer=flight.observer)
             flight.credentials = creds
         except AssumeRoleError as exc:
             flight.error = exc
@@ -735,7 +743,25 @@ class STSProvider(BaseProvider):
                     # in between would otherwise see neither and start another AssumeRole.
                     stale.retry_at = _clock.now() + BACKOFF_SECONDS
                     flight.warn_stale = True
+            if flight.observer is not None:
+                self._report(flight, params["RoleArn"], entry, time.perf_counter() - clock, stale)
             flight.done.set()
+
+    @staticmethod
+    def _report(flight: _Flight, role_arn: str, entry: str | None, latency: float, stale: _Entry | None) -> None:
+        """Tell the flight's observer how its AssumeRole went (never fails the flight)."""
+        now = _clock.now()
+        if flight.credentials is not None:
+            outcome, left = FETCHED, flight.credentials.expiration.timestamp() - now
+        elif stale is not None and flight.warn_stale:
+            outcome, left = SERVED_STALE, stale.expires_at - now
+        else:
+            outcome, left = FAILED, None
+        code = flight.error.code if flight.error is not None else None
+        try:
+            flight.observer.refreshed(Refresh(entry, role_arn, outcome, latency, left, code))  # type: ignore[union-attr]
+        except Exception:  # an observer's bug must not fail a fetch
+            logger.exception("An observer of %s failed", role_arn)
 
     def _store(self, key: _Key, creds: Credentials, started: float, flight: _Flight) -> _Entry | None:
         """Store a fetch's credentials unless a reset or a newer fetch came first; return the new entry."""
@@ -762,7 +788,13 @@ class STSProvider(BaseProvider):
     # -- refresh ahead (Managed Instances) ------------------------------------------------------------
 
     def _schedule_refresh(
-        self, key: _Key, params: dict[str, Any], entry: str | None, stored: _Entry, delay: float | None = None
+        self,
+        key: _Key,
+        params: dict[str, Any],
+        entry: str | None,
+        stored: _Entry,
+        delay: float | None = None,
+        observer: RefreshObserver | None = None,
     ) -> None:
         """Refresh ``stored`` in the background before it stops being fresh, so that no caller waits on STS.
 
@@ -773,17 +805,19 @@ class STSProvider(BaseProvider):
         if delay is None:
             lead = min(self.retry_budget(), (stored.refresh_at - stored.fetched_at) / 2)
             delay = max(0.0, stored.refresh_at - lead - _clock.now())
-        timer = threading.Timer(delay, self._refresh_early, args=(key, params, entry, stored.sequence))
+        timer = threading.Timer(delay, self._refresh_early, args=(key, params, entry, stored.sequence, observer))
         timer.name = "powertools-sts-refresh-ahead"
         timer.daemon = True
         timer.start()
 
-    def _refresh_early(self, key: _Key, params: dict[str, Any], entry: str | None, sequence: int) -> None:
+    def _refresh_early(
+        self, key: _Key, params: dict[str, Any], entry: str | None, sequence: int, observer: RefreshObserver | None
+    ) -> None:
         with self._guard:
             cached = self._entries.get(key)
             if cached is None or cached.sequence != sequence or key in self._flights:
                 return  # refreshed, reset or evicted meanwhile, or a caller is refreshing it now
-            flight = _Flight(True, self._generation, next(self._sequence))
+            flight = _Flight(True, self._generation, next(self._sequence), observer)
             self._flights[key] = flight
         # Callers keep the still-fresh credentials meanwhile; a success stores and schedules the next one.
         # Credentials that another process stored after ours are taken; ours, still fresh, are not.
@@ -798,7 +832,7 @@ class STSProvider(BaseProvider):
             f"trying again in {BACKOFF_SECONDS:.0f} s" if again else "the next caller refreshes them",
         )
         if again:
-            self._schedule_refresh(key, params, entry, cached, delay=BACKOFF_SECONDS)
+            self._schedule_refresh(key, params, entry, cached, delay=BACKOFF_SECONDS, observer=observer)
 
     # -- STS -----------------------------------------------------------------------------------------
 

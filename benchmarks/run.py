@@ -22,6 +22,7 @@ configure_env()  # before anything imports boto3
 
 import _coldstart  # noqa: E402
 import _memory  # noqa: E402
+import _models  # noqa: E402
 import _prefetch  # noqa: E402
 import _profile  # noqa: E402
 import _report  # noqa: E402
@@ -36,6 +37,17 @@ FULL = {
     "prefetch": {"rounds": 7, "delay": 0.1},
     "sts_calls": {"rate": 10.0, "entries": 10, "containers": 1000},
     "memory": {"invocations": 100_000, "warmup": 1_000, "budget_s": 30.0},
+    "models": {
+        "delay": 0.1,
+        "freeze": 0.5,
+        "pc_rounds": 7,
+        "mi_rounds": 3,
+        "workers": 8,
+        # Credentials living 75 s are fresh for 15 s (nothing is served within 60 s of Expiration): two ends of
+        # freshness in about 35 s of steady invocations.
+        "refresh": {"workers": 8, "lifetime": 75.0, "cycles": 2, "rate": 40.0, "work_ms": 50.0},
+        "cold_rounds": 15,
+    },
 }
 QUICK = {
     "warm": {"rounds": 5, "calls": 5_000, "sts_calls": 5},
@@ -46,6 +58,17 @@ QUICK = {
     "sts_calls": {"rate": 1.0, "entries": 10, "containers": 200},
     # The same 1 MiB goal on 10x fewer invocations; the time budget still stops a pattern of ms per call.
     "memory": {"invocations": 10_000, "warmup": 1_000, "budget_s": 20.0},
+    # One run of each side; the refresh run with credentials fresh for 6 s (66 s lifetime) and one end of
+    # freshness: about 10 s of invocations per side instead of 35.
+    "models": {
+        "delay": 0.1,
+        "freeze": 0.5,
+        "pc_rounds": 1,
+        "mi_rounds": 1,
+        "workers": 8,
+        "refresh": {"workers": 8, "lifetime": 66.0, "cycles": 1, "rate": 40.0, "work_ms": 50.0},
+        "cold_rounds": 3,
+    },
 }
 
 
@@ -106,6 +129,18 @@ def run(quick: bool) -> dict[str, Any]:
 
         started = _step("memory growth over many invocations of each documented pattern (tracemalloc)")
         results["memory"] = _memory.measure_memory(moto.url, **plan["memory"])
+        _done(started)
+
+        started = _step(
+            "execution models under the real runtime client (provisioned concurrency frozen and thawed; Managed "
+            "Instances, 8 workers, at INIT and across a refresh); cold start against a hand-written handler"
+        )
+        results["models"] = _models.measure_models(
+            moto.url, base, _coldstart.run_env(prefix), _coldstart.run_env(prefix, warmup=True), plan["models"]
+        )
+        for name, part in results["models"].items():
+            if "skipped" in part:
+                print(f"   skipped {name}: {part['skipped']}", flush=True)
         _done(started)
 
         results["load_average_at_end"] = os.getloadavg()

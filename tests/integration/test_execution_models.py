@@ -19,12 +19,8 @@ Every wait is bounded; nothing asserts a time: counts and orderings only.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -36,6 +32,7 @@ import pytest
 from ..conftest import OTHER_ROLE, ROLE
 from ..reliability.proxy import FaultProxy
 from .conftest import RuntimeAPI
+from .test_runtime import Runtime
 
 APP_DIR = Path(__file__).with_name("lambda_app")
 THIRD_ROLE = "arn:aws:iam::777788889999:role/billing"
@@ -45,56 +42,6 @@ WORKERS = 8
 #: The package's background threads: the prefetch at INIT and the refresh ahead of time. An AssumeRole
 #: on any other thread of a worker was made for an invocation (the main thread, or the per-entry workers).
 BACKGROUND_THREADS = frozenset({"powertools-sts-prefetch", "powertools-sts-refresh-ahead"})
-
-
-class Runtime:
-    """``python -m awslambdaric <handler>`` in a session of its own, its output kept in a file.
-
-    On Managed Instances the process forks its workers (multiprocessing, fork context), which a kill
-    of the parent alone would orphan: ``stop`` kills the whole process group.
-    """
-
-    _DROPPED = (
-        "_X_AMZN_TRACE_ID",
-        "AWS_LAMBDA_INITIALIZATION_TYPE",
-        "AWS_LAMBDA_MAX_CONCURRENCY",
-        "POWERTOOLS_TRACE_MIDDLEWARES",
-        "POWERTOOLS_STS_PREFETCH_TIMEOUT",
-        "POWERTOOLS_STS_SHARED_CACHE",
-        "_LAMBDA_TELEMETRY_LOG_FD",
-        "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET",
-    )
-
-    def __init__(self, api: RuntimeAPI, handler: str, env: dict[str, str]) -> None:
-        environment = {k: v for k, v in os.environ.items() if k not in self._DROPPED}
-        environment.update(
-            AWS_LAMBDA_RUNTIME_API=api.address,
-            AWS_LAMBDA_FUNCTION_NAME="orders",
-            AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128",
-            AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
-            LAMBDA_TASK_ROOT=str(APP_DIR),
-            POWERTOOLS_TRACE_DISABLED="true",
-        )
-        environment.update(env)
-        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115  # closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "awslambdaric", handler],
-            cwd=APP_DIR,
-            env=environment,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the workers it forks are in it
-        )
-
-    def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read()
-
-    def stop(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # the group of the process this test started
-        self.process.wait(10)
-        self.log.close()
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ process loops forever: each test kills it at the end, and every wait is bounded.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -21,12 +23,25 @@ APP_DIR = Path(__file__).with_name("lambda_app")
 
 
 class Runtime:
-    """One ``python -m awslambdaric`` process, its output kept in a file."""
+    """``python -m awslambdaric <handler>`` in a session of its own, its output kept in a file.
+
+    On Managed Instances the process forks its workers (multiprocessing, fork context), which a kill
+    of the parent alone would orphan: ``stop`` kills the whole process group.
+    """
+
+    _DROPPED = (
+        "_X_AMZN_TRACE_ID",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_MAX_CONCURRENCY",
+        "POWERTOOLS_TRACE_MIDDLEWARES",
+        "POWERTOOLS_STS_PREFETCH_TIMEOUT",
+        "POWERTOOLS_STS_SHARED_CACHE",
+        "_LAMBDA_TELEMETRY_LOG_FD",
+        "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET",
+    )
 
     def __init__(self, api: Any, handler: str, env: dict[str, str]) -> None:
-        environment = dict(os.environ)
-        for name in ("_X_AMZN_TRACE_ID", "AWS_LAMBDA_INITIALIZATION_TYPE", "POWERTOOLS_TRACE_MIDDLEWARES"):
-            environment.pop(name, None)
+        environment = {k: v for k, v in os.environ.items() if k not in self._DROPPED}
         environment.update(
             AWS_LAMBDA_RUNTIME_API=api.address,
             AWS_LAMBDA_FUNCTION_NAME="orders",
@@ -43,6 +58,7 @@ class Runtime:
             env=environment,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the workers it forks are in it
         )
 
     def output(self) -> str:
@@ -50,8 +66,8 @@ class Runtime:
         return self.log.read()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # the group of the process this test started
         self.process.wait(10)
         self.log.close()
 

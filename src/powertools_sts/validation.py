@@ -439,7 +439,9 @@ def _rules() -> _Rule:
     """
     from . import _state
 
-    model = _state.botocore_loader().load_service_model("sts", "service-2")
+    # Asked exactly as botocore's client creator asks (the loader's cache is keyed by the arguments'
+    # form), so the STS client built next takes the model from the cache.
+    model = _state.botocore_loader().load_service_model("sts", "service-2", api_version=None)
     name = model["operations"]["AssumeRole"]["input"]["shape"]
     return _compile_shape(model["shapes"], name)
 

@@ -44,7 +44,7 @@ from .credentials import Credentials
 from .events import FAILED, FETCHED, SERVED_STALE, Refresh, RefreshObserver
 from .exceptions import AssumeRoleError, ConfigurationError, copy_error
 from .execution import on_managed_instances, shared_cache_from_env
-from .sessions import new_boto3_session
+from .sessions import new_botocore_session
 from .validation import cache_key_of, validate_assume_role_params, validate_max_age, validate_refresh_margin
 
 if TYPE_CHECKING:
@@ -898,8 +898,10 @@ class STSProvider(BaseProvider):
         return client
 
     def _build_client(self) -> STSClient:
-        session = self._boto3_session or new_boto3_session()
-        client: STSClient = session.client("sts", config=self._config)
+        if self._boto3_session is not None:
+            client: STSClient = self._boto3_session.client("sts", config=self._config)
+        else:
+            client = new_botocore_session().create_client("sts", config=self._config)
         return client
 
     def _get(self, name: str, **sdk_options: Any) -> dict[str, Any]:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from .credentials import Credentials
 
-__all__ = ["SessionCache", "new_boto3_session", "refreshing_session", "value_key"]
+__all__ = ["SessionCache", "new_boto3_session", "new_botocore_session", "refreshing_session", "value_key"]
 
 
 def new_boto3_session(region_name: str | None = None) -> boto3.session.Session:
@@ -39,11 +39,26 @@ def new_boto3_session(region_name: str | None = None) -> boto3.session.Session:
     'eu-west-1'
     """
     import boto3
+
+    return boto3.session.Session(botocore_session=new_botocore_session(), region_name=region_name)
+
+
+def new_botocore_session() -> Any:
+    """Return a new botocore session on the shared data loader: what the STS client is built from.
+
+    No boto3 session around it: boto3's adds resource handlers and data paths an STS client never
+    uses, about 6 ms of cold start.
+
+    Example
+    -------
+    >>> new_botocore_session().create_client("sts", region_name="eu-west-1").meta.region_name
+    'eu-west-1'
+    """
     import botocore.session
 
     core = botocore.session.get_session()
     core.register_component("data_loader", _state.botocore_loader())
-    return boto3.session.Session(botocore_session=core, region_name=region_name)
+    return core
 
 
 def _now() -> datetime:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .credentials import Credentials
 from .exceptions import AssumeRoleError, ConfigurationError
 from .middleware import sts
-from .names import get_client, get_credentials, get_session
+from .names import get_client, get_credentials, get_session, invalidate
 from .provider import STSProvider, assume_role, clear_caches
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "get_client",
     "get_credentials",
     "get_session",
+    "invalidate",
     "sts",
 ]
 __version__ = "0.1.0"

@@ -23,15 +23,17 @@ from typing import TYPE_CHECKING, Any
 # Imported at run time, not only for type checkers, so that typing.get_type_hints works on the public
 # names: boto3 and botocore are loaded already (Powertools' provider base imports boto3).
 import boto3
+from aws_lambda_powertools.metrics import EphemeralMetrics, Metrics
 from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 from botocore.config import Config
 
 from . import _clock, _state
 from .credentials import Credentials
-from .events import RefreshObserver
+from .events import Observers, RefreshObserver
 from .exceptions import AssumeRoleError, ConfigurationError
 from .execution import init_waits_for_prefetch, prefetch_timeout_from_env, shared_cache_from_env
+from .metrics import MetricsObserver, check_metrics
 from .names import hub_entry, register_names
 from .provider import FLOOR_SECONDS, STSProvider
 from .sessions import SessionCache, refreshing_session, value_key
@@ -76,7 +78,8 @@ class _Slot:
         # (credentials, reusable until): one tuple, swapped whole, so a reader on another thread never
         # pairs new credentials with an old deadline or the reverse.
         self.state: tuple[Credentials | None, float] = (None, -_INF)
-        self.sessions = SessionCache(self.credentials)
+        # The entry's clients heal: a call whose credentials AWS refuses drops them and is retried once.
+        self.sessions = SessionCache(self.credentials, invalidate=self.invalidate, retried=self.report_retry)
 
     def credentials(self) -> Credentials:
         creds, until = self.state
@@ -101,6 +104,28 @@ class _Slot:
 
     def reset(self) -> None:
         self.state = (None, -_INF)
+
+    def invalidate(self, access_key_id: str | None = None) -> None:
+        """Make the next read fetch: drop the entry's credentials, only those of ``access_key_id`` if given.
+
+        Credentials a concurrent refresh already put in their place are kept, so any number of callers
+        refused with the same credentials cause one AssumeRole.
+        """
+        # The provider's entry first: a reader who finds this slot's state reset must not find the
+        # refused credentials in the provider's cache and bring them back.
+        if self.provider is not None:
+            self.provider._invalidate_key(self.key, access_key_id)
+        creds = self.state[0]
+        if creds is not None and (access_key_id is None or creds.access_key_id == access_key_id):
+            self.state = (None, -_INF)
+            # So that the next invocation prepares the entry again, and sets on the context what it fetched.
+            self.layer.deadline = -_INF
+
+    def report_retry(self) -> None:
+        """Tell the layer's observer, if any, that one of the entry's calls was retried after a refusal."""
+        observer = self.layer.observer
+        if observer is not None:
+            observer.retried(self.name, self.params["RoleArn"])
 
 
 class _ChainedProvider(STSProvider):
@@ -459,6 +484,8 @@ def sts(
     trace_execution: bool | None = None,
     prefetch_timeout: float | None = None,
     shared_cache: bool | None = None,
+    metrics: Metrics | EphemeralMetrics | None = None,
+    metrics_entry_dimension: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a Lambda handler the credentials of other IAM roles, assumed through STS and cached.
 
@@ -502,6 +529,16 @@ def sts(
         Share credentials with the other worker processes of this execution environment through
         files in ``/tmp``, so that each role is assumed once per environment. None reads
         ``POWERTOOLS_STS_SHARED_CACHE``, else on Lambda Managed Instances only.
+    metrics:
+        A Powertools ``Metrics`` or ``EphemeralMetrics``: each AssumeRole attempt of this layer adds
+        ``AssumeRoleCalls``, ``AssumeRoleFailures``, ``CredentialsServedStale`` and
+        ``AssumeRoleLatency`` to it, and each call retried after its credentials were refused
+        ``CredentialsRetriedAfterRefusal`` (see :mod:`powertools_sts.metrics`); its ``log_metrics``
+        flushes them, a prefetch's with the first invocation's. An invocation served from the cache adds
+        nothing.
+    metrics_entry_dimension:
+        Also print each attempt at once as an EMF blob of its own with an ``entry`` dimension (more
+        metrics to pay for: five per entry at most). Needs ``metrics``.
 
     Raises
     ------
@@ -534,6 +571,10 @@ def sts(
         _flag(trace_execution, "trace_execution")
     seconds = validate_max_age(max_age)
     margin = validate_refresh_margin(refresh_margin)
+    per_entry = _flag(metrics_entry_dimension, "metrics_entry_dimension")
+    if per_entry and metrics is None:
+        raise ConfigurationError("metrics_entry_dimension=True needs metrics= (a Powertools Metrics instance)")
+    watcher = None if metrics is None else MetricsObserver(check_metrics(metrics), entry_dimension=per_entry)
     from botocore.config import Config as BotoConfig  # loaded already: Powertools' provider base imports boto3
 
     if boto_config is not None and not isinstance(boto_config, BotoConfig):
@@ -564,6 +605,10 @@ def sts(
         boto_config=boto_config,
         shared_cache=sharing,
     )
+    if watcher is not None:
+        # Set before the prefetch starts, so that its fetches are counted too; beside another observer
+        # of this layer (tracing), not instead of it.
+        layer.observer = watcher if layer.observer is None else Observers([layer.observer, watcher])
     if aws_client_assume_role is None:
         layer.use(_shared_provider(boto3_session, boto3_client, boto_config, margin, sharing), None)
     register_names(layer)

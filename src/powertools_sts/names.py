@@ -13,7 +13,7 @@ the few frames between the call and the innermost layer.
 
 The registry itself lives in :mod:`powertools_sts._state`; entries and layers are reached by duck
 typing (a layer has ``slots`` and ``handler_name``; an entry has ``layer``, ``provider``, ``key``,
-``max_age``, ``sessions`` and ``credentials()``).
+``max_age``, ``sessions``, ``credentials()`` and ``invalidate()``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from . import _state
 from .credentials import Credentials
 from .exceptions import ConfigurationError
 
-__all__ = ["get_client", "get_credentials", "get_session", "hub_entry", "register_names"]
+__all__ = ["get_client", "get_credentials", "get_session", "hub_entry", "invalidate", "register_names"]
 
 
 def _layers_around(frame: Any) -> list[Any]:
@@ -206,3 +206,38 @@ def get_client(name: str, service_name: str, **client_kwargs: Any) -> Any:
     >>> get_client("reports", "s3").put_object(Bucket="b", Key="k", Body=b"...")  # doctest: +SKIP
     """
     return _entry(name).sessions.client(service_name, **client_kwargs)
+
+
+def invalidate(name: str, *, access_key_id: str | None = None) -> None:
+    """Mark the credentials of entry ``name`` unusable: the next read of the entry fetches new ones.
+
+    For credentials AWS refused (revoked, or their session expired early): the entry drops them,
+    and so does the provider's cache behind it, so that neither serves them again, not even as stale
+    ones when the next fetch fails. The clients of ``get_client`` and ``get_session`` do this by
+    themselves for a call refused with ``ExpiredToken`` and its kin, and retry it once.
+
+    Parameters
+    ----------
+    name:
+        An entry name of ``fetch_data``, resolved as ``get_credentials`` resolves it.
+    access_key_id:
+        Drop the credentials only if they are still these (the ones that were refused): credentials a
+        concurrent refresh put in their place are kept. None: whatever the entry holds.
+
+    Raises
+    ------
+    ConfigurationError
+        As ``get_credentials``, for a name that resolves to no entry.
+
+    Example
+    -------
+    >>> from botocore.exceptions import ClientError
+    >>> from powertools_sts import get_credentials, invalidate
+    >>> creds = get_credentials("reports")  # doctest: +SKIP
+    >>> try:  # doctest: +SKIP
+    ...     boto3.client("s3", **creds.as_boto3_kwargs()).list_buckets()
+    ... except ClientError as exc:
+    ...     if exc.response["Error"]["Code"] == "ExpiredToken":
+    ...         invalidate("reports", access_key_id=creds.access_key_id)
+    """
+    _entry(name).invalidate(access_key_id)

@@ -252,6 +252,9 @@ class STSProvider(BaseProvider):
         self._sweep_at = 0.0
         # Validating and keying the same parameters again on every get would cost more than the cache hit.
         self._validated: dict[Any, tuple[dict[str, Any], _Key]] = {}
+        # Entry key to the access key id of credentials invalidated as refused, while they may still be
+        # in the shared cache's file: no fetch takes them from there (see ``invalidate``).
+        self._refused: dict[_Key, str] = {}
         # The client is built lazily, so Powertools' user-agent registration has nothing to tag yet.
         super().__init__()  # type: ignore[no-untyped-call]
         _state.register(self)
@@ -329,6 +332,51 @@ class STSProvider(BaseProvider):
                     self._validated.clear()
                 self._validated[memo] = known
         return self._credentials_for(known[1], known[0], seconds, force_fetch)[0]
+
+    def invalidate(self, role_arn: str, *, access_key_id: str | None = None, **assume_role_params: Any) -> None:
+        """Mark the cached credentials of ``get(role_arn, **assume_role_params)`` unusable: the next ``get`` fetches.
+
+        For credentials AWS refused (revoked, or their session expired early): unlike ``force_fetch``, the
+        refused credentials are gone for every caller, never served stale when the next fetch fails, and
+        never taken back from the shared cache of other processes. An entry that is not cached is left
+        alone.
+
+        Parameters
+        ----------
+        role_arn, **assume_role_params:
+            As in ``get``: they name the entry.
+        access_key_id:
+            Drop the credentials only if they are still these (the ones that were refused): credentials
+            a concurrent refresh stored meanwhile are kept. None: whatever is cached.
+
+        Raises
+        ------
+        ConfigurationError
+            For parameters that ``get`` would refuse.
+
+        Example
+        -------
+        >>> provider = STSProvider()
+        >>> provider.invalidate("arn:aws:iam::111122223333:role/reports", ExternalId="x-1234")  # not cached: no-op
+        >>> creds = provider.get("arn:aws:iam::111122223333:role/reports")  # doctest: +SKIP
+        >>> provider.invalidate("arn:aws:iam::111122223333:role/reports", access_key_id=creds.access_key_id)  # doctest: +SKIP
+        """
+        if "RoleArn" in assume_role_params:
+            raise ConfigurationError("RoleArn is given twice: pass it as role_arn only")
+        self._invalidate_key(self._cache_key_for({"RoleArn": role_arn, **assume_role_params}), access_key_id)
+
+    def _invalidate_key(self, key: _Key, access_key_id: str | None) -> None:
+        """Drop the entry of ``key`` if it holds the credentials of ``access_key_id`` (any, for None)."""
+        with self._guard:
+            cached = self._entries.get(key)
+            held = cached.credentials.access_key_id if cached is not None else None
+            if access_key_id is not None and held is not None and held != access_key_id:
+                return  # a refresh already replaced the refused credentials: they serve
+            if cached is not None:
+                del self._entries[key]
+            refused = access_key_id or held
+            if refused is not None and self.shared_cache:
+                self._refused[key] = refused
 
     def clear_cache(self) -> None:
         """Forget every cached credential of this provider; the STS client is kept.
@@ -847,10 +895,16 @@ class STSProvider(BaseProvider):
         margin = self.refresh_margin * (1 + JITTER_FRACTION * random.random())  # noqa: S311
 
         newer_than = max(newer_than, self._reset_at)
+        refused = self._refused.get(key)
 
         def usable(creds: Credentials, fetched_at: float) -> bool:
-            # This process's own freshness rules, applied to what another process stored.
-            return fetched_at > newer_than and _clock.now() < _Entry(creds, fetched_at, margin, 0).refresh_at
+            # This process's own freshness rules, applied to what another process stored; and never the
+            # credentials AWS refused, which other processes may not have found out about yet.
+            return (
+                creds.access_key_id != refused
+                and fetched_at > newer_than
+                and _clock.now() < _Entry(creds, fetched_at, margin, 0).refresh_at
+            )
 
         creds, fetched_at, _ = shared.fetch(
             shared.key_name([self._signer_identity(), *key]),
@@ -860,6 +914,10 @@ class STSProvider(BaseProvider):
             deadline=self.retry_budget(),
             backoff=BACKOFF_SECONDS,
         )
+        if refused is not None and creds.access_key_id != refused:
+            with self._guard:
+                if self._refused.get(key) == refused:
+                    del self._refused[key]  # the file holds other credentials now: nothing left to skip
         return creds, fetched_at
 
     def _shared_cache(self) -> Any:

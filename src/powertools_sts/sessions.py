@@ -4,10 +4,16 @@ A boto3 client is bound to credentials when it is created, and creating one cost
 session and a client about 50 ms, a client on a reused session about 3 ms). So each entry keeps its
 sessions and clients, and their credentials refresh themselves through botocore's refreshable
 credentials, which take over the entry's credentials whenever they change.
+
+The sessions of an entry also heal: a call whose credentials AWS refuses (revoked, expired early) is
+retried once with new ones, through two handlers on the session's botocore event emitter, which every
+client made from the session copies (see :class:`_Healer`).
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
@@ -18,14 +24,36 @@ from botocore.config import Config
 from botocore.credentials import DeferredRefreshableCredentials, ReadOnlyCredentials
 
 from . import _clock, _state
-from .exceptions import ConfigurationError
+from .exceptions import AssumeRoleError, ConfigurationError
 
 if TYPE_CHECKING:
     import boto3
 
     from .credentials import Credentials
 
-__all__ = ["SessionCache", "new_boto3_session", "new_botocore_session", "refreshing_session", "value_key"]
+__all__ = [
+    "REFUSED_CODES",
+    "SessionCache",
+    "new_boto3_session",
+    "new_botocore_session",
+    "refreshing_session",
+    "value_key",
+]
+
+logger = logging.getLogger("powertools_sts")
+
+#: The error codes with which AWS refuses the credentials a request was signed with (an expired or
+#: revoked session, a key it no longer knows), as opposed to what those credentials may do: a call
+#: refused with one of these is retried once with new credentials. So is one whose message says
+#: "Signature expired". AccessDenied and throttling never are.
+REFUSED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "RequestExpired"})
+# Not credential refusals, whatever their message says: new credentials would be refused alike.
+_NEVER_HEALED = frozenset({"AccessDenied", "AccessDeniedException"})
+# Keys of botocore's per-call request context, which every attempt of one call shares.
+_SIGNED_WITH = "powertools_sts_signed_with"
+_HEALED = "powertools_sts_healed"
+# The access key id in a SigV4 or SigV4a Authorization header: "... Credential=ASIA.../20300101/...".
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 
 
 def new_boto3_session(region_name: str | None = None) -> boto3.session.Session:
@@ -233,16 +261,119 @@ def _mapping_key(value: Mapping[Any, Any], what: str) -> Any:
     return (dict, *items)
 
 
+class _Healer:
+    """Retries a call once when AWS refuses the entry's credentials it was signed with.
+
+    Two botocore handlers, registered on a session's event emitter (every client made from the
+    session copies them). :meth:`signed` runs after the signer and records, in the call's request
+    context, the access key id the attempt was signed with. :meth:`needs_retry` runs when an attempt
+    is answered: for a refusal (:data:`REFUSED_CODES`, "Signature expired") it has the entry drop those
+    credentials unless a refresh already replaced them, asks the entry for its current ones (one
+    AssumeRole for any number of refused callers: the entry's single-flight fetch), and answers 0
+    seconds, which has botocore send the call again, signed anew. The context marks the call healed,
+    so a second refusal is raised as botocore raised it. botocore's own retry handler is registered for
+    the service and so runs first; its decisions on other errors stand, since this one answers None
+    for everything else.
+
+    Example
+    -------
+    >>> from datetime import datetime, timedelta, timezone
+    >>> from powertools_sts import Credentials
+    >>> creds = Credentials("ASIANEW", "secret", "token", datetime.now(timezone.utc) + timedelta(hours=1))
+    >>> healer = _Healer(lambda: creds, lambda access_key_id: None, lambda: None)
+    >>> refused = ({}, {"Error": {"Code": "ExpiredToken", "Message": "The token has expired"}})
+    >>> healer.needs_retry(response=refused, request_dict={"context": {_SIGNED_WITH: "ASIAOLD"}})
+    0
+    """
+
+    __slots__ = ("invalidate", "retried", "source")
+
+    def __init__(
+        self,
+        source: Callable[[], Credentials],
+        invalidate: Callable[[str], None],
+        retried: Callable[[], None] | None,
+    ) -> None:
+        self.source = source
+        self.invalidate = invalidate
+        self.retried = retried
+
+    def signed(self, request: Any = None, **kwargs: Any) -> None:
+        """Record the access key id the attempt was signed with (``request-created``, after the signer)."""
+        context = getattr(request, "context", None)
+        if context is None:
+            return
+        # What went over the wire, not what the credentials hold now: a refresh on another thread may
+        # change them between the signature and this line.
+        header = request.headers.get("Authorization")
+        if isinstance(header, bytes):
+            header = header.decode("ascii", "replace")
+        match = _CREDENTIAL.search(header) if isinstance(header, str) else None
+        # Every attempt signs anew and overwrites: the refusal of the last attempt is what is judged.
+        context[_SIGNED_WITH] = match.group(1) if match else None
+
+    def needs_retry(self, response: Any = None, request_dict: Any = None, **kwargs: Any) -> int | None:
+        """Return 0 (retry now) for a call refused for its credentials and healed; None (no opinion) else."""
+        context = request_dict.get("context") if isinstance(request_dict, dict) else None
+        if response is None or context is None or context.get(_HEALED):
+            return None  # no answer (botocore's business), or healed once already
+        error = response[1].get("Error") if isinstance(response[1], dict) else None
+        if not isinstance(error, dict):
+            return None
+        code, message = error.get("Code"), error.get("Message") or ""
+        if code not in REFUSED_CODES and (code in _NEVER_HEALED or "Signature expired" not in str(message)):
+            return None
+        refused = context.get(_SIGNED_WITH)
+        if refused is None:
+            return None  # unsigned, or a signature this package cannot read: not the entry's credentials
+        context[_HEALED] = True
+        try:
+            # Only the refused credentials are dropped: if a concurrent refresh already replaced them,
+            # the replacement serves, and no second AssumeRole is made.
+            self.invalidate(refused)
+            current = self.source()
+        except AssumeRoleError as exc:
+            # No new credentials to retry with: the caller gets the refusal, the next call the error.
+            logger.warning("AWS refused a call's credentials (%s) and new ones could not be had: %s", code, exc)
+            return None
+        if current.access_key_id == refused:
+            return None  # the entry hands out the refused credentials still: a retry would be refused too
+        logger.info("AWS refused a call's credentials (%s); retrying it once with new ones", code)
+        if self.retried is not None:
+            try:
+                self.retried()
+            except Exception:  # an observer's bug must not fail the call
+                logger.exception("An observer of a retried call failed")
+        return 0
+
+
+def _heal(session: boto3.session.Session, healer: _Healer) -> None:
+    """Register ``healer``'s handlers on ``session``'s event emitter, which its clients copy when built."""
+    events = session.events
+    # On the generic event, and last: botocore emits a service's own handlers (the signer's
+    # "request-created.<service>") before the generic ones, so the signature is there to read.
+    events.register_last("request-created", healer.signed, unique_id="powertools-sts-signed-with")
+    # The stubs type handlers as returning None; botocore reads a needs-retry handler's answer.
+    events.register("needs-retry", healer.needs_retry, unique_id="powertools-sts-heal")  # type: ignore[arg-type]
+
+
 class SessionCache:
     """The sessions and clients of one entry, built on first use and kept until a reset or a fork.
 
     Clients are keyed by the value of their arguments (see :func:`value_key`), so an inline
-    ``Config`` reuses the client its equal built before.
+    ``Config`` reuses the client its equal built before. Given ``invalidate``, the sessions, and every
+    client made from them, heal: a call whose credentials AWS refuses is retried once with new ones
+    (see :class:`_Healer`).
 
     Parameters
     ----------
     source:
         Returns the entry's current credentials.
+    invalidate:
+        Given the access key id of refused credentials, makes the entry drop them, unless it already
+        replaced them; the next ``source()`` then fetches. None: calls do not heal.
+    retried:
+        Called once per healing retry (the entry's observers count them).
 
     Example
     -------
@@ -251,10 +382,17 @@ class SessionCache:
     True
     """
 
-    __slots__ = ("__weakref__", "_clients", "_lock", "_sessions", "source")
+    __slots__ = ("__weakref__", "_clients", "_healer", "_lock", "_sessions", "source")
 
-    def __init__(self, source: Callable[[], Credentials]) -> None:
+    def __init__(
+        self,
+        source: Callable[[], Credentials],
+        *,
+        invalidate: Callable[[str], None] | None = None,
+        retried: Callable[[], None] | None = None,
+    ) -> None:
         self.source = source
+        self._healer = _Healer(source, invalidate, retried) if invalidate is not None else None
         self._sessions: dict[str | None, boto3.session.Session] = {}
         self._clients: dict[Any, Any] = {}
         # boto3 sessions are not thread-safe; clients are. Building is serialised, reading is not.
@@ -269,6 +407,8 @@ class SessionCache:
                 session = self._sessions.get(region_name)
                 if session is None:
                     session = refreshing_session(self.source, region_name=region_name)
+                    if self._healer is not None:
+                        _heal(session, self._healer)
                     self._sessions[region_name] = session
         return session
 

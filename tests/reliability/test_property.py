@@ -521,7 +521,11 @@ def build_machine(proxy: Any, warnings: _Counter, monkeypatch: pytest.MonkeyPatc
             # Learn the entry the threads left behind, after checking it.
             actual = route.provider._entries.get(route.key)
             if actual is None:
-                self.model.pop(route.key, None)
+                held = self.model.get(route.key)
+                if held is not None and route.holds(held.access_key_id):
+                    held.evicted = True  # gone from the provider, still handed out by the layer
+                else:
+                    self.model.pop(route.key, None)
                 return
             if entry is None or actual.credentials.access_key_id != entry.access_key_id:
                 assert actual.fetched_at == now

@@ -111,13 +111,25 @@ class _Flight:
     waiters get credentials or an ``AssumeRoleError``.
     """
 
-    __slots__ = ("background", "credentials", "done", "error", "generation", "observer", "sequence", "warn_stale")
+    __slots__ = (
+        "background",
+        "credentials",
+        "done",
+        "error",
+        "generation",
+        "observer",
+        "reached_sts",
+        "sequence",
+        "warn_stale",
+    )
 
     def __init__(
         self, background: bool, generation: int, sequence: int, observer: RefreshObserver | None = None
     ) -> None:
         self.background = background
         self.observer = observer
+        # False when another process's credentials (or its shared back-off) answered: no STS call to report.
+        self.reached_sts = True
         self.generation = generation
         # Fetches are ordered by when they started, not by clock or expiry: a slower, older fetch
         # never replaces a newer one, and a clock stepped back does not keep a stale entry alive.
@@ -764,7 +776,7 @@ class STSProvider(BaseProvider):
         """Run the flight's AssumeRole and land it: store the credentials, or start the back-off."""
         clock = time.perf_counter()
         try:
-            creds, started = self._assume(key, params, entry, newer_than)
+            creds, started, flight.reached_sts = self._assume(key, params, entry, newer_than)
             stored = self._store(key, creds, started, flight) if max_age != 0 else None
             if stored is not None and self.refresh_ahead:
                 self._schedule_refresh(key, params, entry, stored, observer=flight.observer)
@@ -791,7 +803,7 @@ class STSProvider(BaseProvider):
                     # in between would otherwise see neither and start another AssumeRole.
                     stale.retry_at = _clock.now() + BACKOFF_SECONDS
                     flight.warn_stale = True
-            if flight.observer is not None:
+            if flight.observer is not None and flight.reached_sts and not _shared_backoff(flight.error):
                 self._report(flight, params["RoleArn"], entry, time.perf_counter() - clock, stale)
             flight.done.set()
 
@@ -886,12 +898,15 @@ class STSProvider(BaseProvider):
 
     def _assume(
         self, key: _Key, params: dict[str, Any], entry: str | None, newer_than: float
-    ) -> tuple[Credentials, float]:
-        """AssumeRole, or the credentials another process of this environment fetched: (credentials, fetched at)."""
+    ) -> tuple[Credentials, float, bool]:
+        """AssumeRole, or take what another process of this environment fetched.
+
+        Returns the credentials, when they were fetched, and whether this process called STS for them.
+        """
         shared = self._shared_cache()
         if shared is None:
             started = _clock.now()
-            return self._fetch(params, entry), started
+            return self._fetch(params, entry), started, True
         margin = self.refresh_margin * (1 + JITTER_FRACTION * random.random())  # noqa: S311
 
         newer_than = max(newer_than, self._reset_at)
@@ -906,7 +921,7 @@ class STSProvider(BaseProvider):
                 and _clock.now() < _Entry(creds, fetched_at, margin, 0).refresh_at
             )
 
-        creds, fetched_at, _ = shared.fetch(
+        creds, fetched_at, here = shared.fetch(
             shared.key_name([self._signer_identity(), *key]),
             usable=usable,
             assume=lambda: self._fetch(params, entry),
@@ -918,7 +933,7 @@ class STSProvider(BaseProvider):
             with self._guard:
                 if self._refused.get(key) == refused:
                     del self._refused[key]  # the file holds other credentials now: nothing left to skip
-        return creds, fetched_at
+        return creds, fetched_at, here
 
     def _shared_cache(self) -> Any:
         """Return the SharedCache of this environment, or None; imported only where it is on (cold start)."""
@@ -1028,6 +1043,12 @@ class STSProvider(BaseProvider):
             )
         logger.debug("Assumed %s as %s, expiring at %s", where, creds.access_key_id, creds.expiration.isoformat())
         return creds
+
+
+def _shared_backoff(error: AssumeRoleError | None) -> bool:
+    # The shared cache's back-off: another process of the environment failed moments ago, and this one
+    # made no call. Checked by name: the shared cache module is imported only where it is on.
+    return type(error).__name__ == "SharedBackoffError"
 
 
 def _where(role_arn: str, entry: str | None) -> str:

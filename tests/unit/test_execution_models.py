@@ -221,3 +221,31 @@ def test_shared_cache_must_be_a_flag():
         sts(fetch_data={unique(): ROLE}, shared_cache="yes")
     with pytest.raises(ConfigurationError, match="shared_cache"):
         STSProvider(shared_cache=1)  # type: ignore[arg-type]
+
+
+def test_credentials_taken_from_another_process_are_no_sts_call_to_report(moto_sts, private_tmp, monkeypatch):
+    from powertools_sts import _state
+
+    monkeypatch.setenv("POWERTOOLS_STS_SHARED_CACHE", "true")
+    events: list[Any] = []
+
+    class Recorder:
+        def refreshed(self, event: Any) -> None:
+            events.append(event)
+
+        def retried(self, entry: Any, role_arn: str) -> None:
+            raise AssertionError("no call was refused")
+
+    name = unique("a")
+    handlers = [
+        sts(fetch_data={name: ROLE}, disable_prefetch=True, boto_config=quick(user_agent_extra=f"x{i}"))(
+            lambda event, context: get_credentials(name)
+        )
+        for i in range(2)
+    ]
+    for slot in list(_state.names[name]):
+        slot.layer.observer = Recorder()
+    for handler in handlers:
+        invoke(handler)
+    assert [event.outcome for event in events] == ["fetched"]  # the second layer read the first one's file
+    assert moto_sts.assume_role_calls == 1

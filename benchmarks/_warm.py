@@ -66,9 +66,25 @@ WARM_VARIANTS = (
     ("sts_1", "sts, 1 fresh entry"),
     ("sts_10", "sts, 10 fresh entries"),
     ("sts_1_shared_name", "sts, 1 fresh entry whose name another layer also uses"),
+    ("sts_1_metrics", "sts, 1 fresh entry, metrics= a Powertools EphemeralMetrics"),
+    ("sts_1_otel", "sts, 1 fresh entry, aws_client_capture='opentelemetry'"),
     ("provider_get", "Powertools BaseProvider.get cache hit"),
     ("assume_role_each", "sts_client.assume_role on every invocation (moto)"),
 )
+
+
+def _otel_layer(sts_client: Any) -> Any:
+    """An sts layer with OpenTelemetry capture, or a plain one when the otel extra is missing (noted in the page)."""
+    try:
+        import opentelemetry.instrumentation.botocore  # noqa: F401
+    except ImportError:
+        return sts(fetch_data=roles(1, "warm_otel"), boto3_client=sts_client, cache_key="bench-warm-o")
+    return sts(
+        fetch_data=roles(1, "warm_otel"),
+        boto3_client=sts_client,
+        cache_key="bench-warm-o",
+        aws_client_capture="opentelemetry",
+    )
 
 
 def build_warm_handlers(sts_client: Any, direct_client: Any) -> dict[str, Callable[..., Any]]:
@@ -87,10 +103,18 @@ def build_warm_handlers(sts_client: Any, direct_client: Any) -> dict[str, Callab
 
     shared = layer({"shared": arn}, "bench-warm-shared")(bare)
     layer({"shared": roles(2)["entry1"]}, "bench-warm-shared-other")(bare)  # the other layer with that name
+    from aws_lambda_powertools.metrics import EphemeralMetrics
+
+    metrics = EphemeralMetrics(namespace="bench", service="bench")
+    observed = sts(
+        fetch_data=roles(1, "warm_metrics"), boto3_client=sts_client, cache_key="bench-warm-m", metrics=metrics
+    )
     handlers = {
         "bare": bare,
         "noop": noop(bare),
         "sts_1": layer(roles(1, "warm_one"), "bench-warm-1")(bare),
+        "sts_1_metrics": observed(bare),
+        "sts_1_otel": _otel_layer(sts_client)(bare),
         "sts_10": layer(roles(10, "warm_ten"), "bench-warm-10")(bare),
         "sts_1_shared_name": shared,
         "provider_get": with_provider,

@@ -18,7 +18,7 @@ import os
 import re
 import weakref
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 # Imported at run time, not only for type checkers, so that typing.get_type_hints works on the public
 # names: boto3 and botocore are loaded already (Powertools' provider base imports boto3).
@@ -35,9 +35,10 @@ from .exceptions import AssumeRoleError, ConfigurationError
 from .execution import init_waits_for_prefetch, prefetch_timeout_from_env, shared_cache_from_env
 from .metrics import MetricsObserver, check_metrics
 from .names import hub_entry, register_names
+from .otel import SpanObserver, capture_botocore_opentelemetry, current_context, run_in_context
 from .provider import FLOOR_SECONDS, STSProvider
 from .sessions import SessionCache, refreshing_session, value_key
-from .tracing import capture_botocore, current_entity, run_traced
+from .tracing import OPENTELEMETRY, XRAY, capture_backend, capture_botocore, current_entity, run_traced
 from .validation import (
     MAX_CHAINED_DURATION,
     cache_key_of,
@@ -255,8 +256,8 @@ class _Layer:
             except AssumeRoleError as exc:
                 failures[due[0].name] = exc
         elif due:
-            entity = current_entity()
-            futures = [(slot, _state.start_worker(_traced_refresh(entity, slot))) for slot in due]
+            entity, otel_context = current_entity(), current_context()
+            futures = [(slot, _state.start_worker(_traced_refresh(entity, otel_context, slot))) for slot in due]
             for slot, future in futures:
                 try:
                     future.result()
@@ -455,17 +456,21 @@ def _snap_start() -> bool:
 
 
 def _prefetcher(slot: _Slot) -> Callable[[], None]:
+    # The OpenTelemetry context where sts(...) is applied: a span open around the import parents the
+    # prefetch's spans; with none, they start traces of their own.
+    otel_context = current_context()
+
     def prefetch() -> None:
         try:
-            run_traced(None, lambda: slot.refresh(background=True))
+            run_in_context(otel_context, lambda: run_traced(None, lambda: slot.refresh(background=True)))
         except Exception as exc:  # an import must never fail because STS is unreachable
             logger.warning("Prefetching entry %r failed; the first invocation fetches it again: %s", slot.name, exc)
 
     return prefetch
 
 
-def _traced_refresh(entity: Any, slot: _Slot) -> Callable[[], Credentials]:
-    return lambda: run_traced(entity, slot.refresh)
+def _traced_refresh(entity: Any, otel_context: Any, slot: _Slot) -> Callable[[], Credentials]:
+    return lambda: run_in_context(otel_context, lambda: run_traced(entity, slot.refresh))
 
 
 def sts(
@@ -474,7 +479,7 @@ def sts(
     boto3_session: boto3.session.Session | None = None,
     boto3_client: STSClient | None = None,
     boto_config: Config | None = None,
-    aws_client_capture: bool = False,
+    aws_client_capture: bool | Literal["xray", "opentelemetry"] = False,
     aws_client_assume_role: str | None = None,
     disable_prefetch: bool = False,
     cache_key: str = "powertools_sts",
@@ -500,7 +505,10 @@ def sts(
     boto3_session, boto3_client, boto_config:
         As in :class:`STSProvider`. (``AwsClient``, ``awsClientOptions``)
     aws_client_capture:
-        Capture the STS calls as X-Ray subsegments (needs the ``tracer`` extra). (``awsClientCapture``)
+        Capture the STS calls: ``True`` or ``"xray"``, as X-Ray subsegments (needs the ``tracer``
+        extra); ``"opentelemetry"``, as OpenTelemetry spans, with a ``powertools_sts.refresh`` span per
+        AssumeRole attempt (needs the ``otel`` extra; see :mod:`powertools_sts.otel`).
+        (``awsClientCapture``)
     aws_client_assume_role:
         Name of an entry of an outer ``sts`` layer whose credentials sign this layer's AssumeRole
         (role chaining). A chained layer does not prefetch. (``awsClientAssumeRole``)
@@ -564,7 +572,7 @@ def sts(
         )
     if not isinstance(cache_key, str) or not cache_key:
         raise ConfigurationError(f"cache_key must be a non-empty string, got {cache_key!r}")
-    capture = _flag(aws_client_capture, "aws_client_capture")
+    capture = capture_backend(aws_client_capture)
     prefetch = not _flag(disable_prefetch, "disable_prefetch")
     _flag(set_to_context, "set_to_context")
     if trace_execution is not None:
@@ -588,8 +596,10 @@ def sts(
             "boto3_session and boto3_client cannot be combined with aws_client_assume_role: a chained layer's "
             "STS client is signed with the hub entry's credentials (boto_config still applies)"
         )
-    if capture:
+    if capture == XRAY:
         capture_botocore()
+    elif capture == OPENTELEMETRY:
+        capture_botocore_opentelemetry()
 
     # An explicit argument wins over the environment variable; both are checked here, at import.
     wait = prefetch_timeout_from_env() if prefetch_timeout is None else _seconds(prefetch_timeout, "prefetch_timeout")
@@ -600,11 +610,15 @@ def sts(
         max_age=seconds,
         refresh_margin=margin,
         hub_name=aws_client_assume_role,
-        capture=capture,
+        capture=capture is not None,
         set_to_context=set_to_context,
         boto_config=boto_config,
         shared_cache=sharing,
     )
+    if capture == OPENTELEMETRY:
+        # Set before the prefetch starts, so that its fetches are spans too; beside any other observer.
+        spans = SpanObserver()
+        layer.observer = spans if layer.observer is None else Observers([layer.observer, spans])
     if watcher is not None:
         # Set before the prefetch starts, so that its fetches are counted too; beside another observer
         # of this layer (tracing), not instead of it.

@@ -1,7 +1,8 @@
 """The optional X-Ray capture of STS calls; imported only when asked for.
 
 aws-xray-sdk costs about 350 ms of cold start to import, so nothing in this module is imported
-unless ``aws_client_capture=True`` or the SDK is already loaded (by a Powertools ``Tracer``).
+unless ``aws_client_capture=True`` (or ``"xray"``) or the SDK is already loaded (by a Powertools
+``Tracer``). The OpenTelemetry capture (``aws_client_capture="opentelemetry"``) is in :mod:`.otel`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,39 @@ from typing import Any, TypeVar
 
 from .exceptions import ConfigurationError
 
-__all__ = ["capture_botocore", "current_entity", "run_traced"]
+__all__ = ["OPENTELEMETRY", "XRAY", "capture_backend", "capture_botocore", "current_entity", "run_traced"]
 
 T = TypeVar("T")
+
+#: The values of ``aws_client_capture`` that name a backend (``True`` means ``XRAY``).
+XRAY = "xray"
+OPENTELEMETRY = "opentelemetry"
+
+
+def capture_backend(value: Any) -> str | None:
+    """Return the backend that ``aws_client_capture=value`` asks for: ``"xray"``, ``"opentelemetry"`` or None.
+
+    ``True`` keeps meaning X-Ray, as before the OpenTelemetry capture existed; ``False`` is off.
+
+    Raises
+    ------
+    ConfigurationError
+        For any other value, naming the option.
+
+    Example
+    -------
+    >>> capture_backend(True), capture_backend("opentelemetry"), capture_backend(False)
+    ('xray', 'opentelemetry', None)
+    """
+    if value is True or value == XRAY:
+        return XRAY
+    if value is False:
+        return None
+    if value == OPENTELEMETRY:
+        return OPENTELEMETRY
+    raise ConfigurationError(
+        f"aws_client_capture must be True or 'xray' (X-Ray), 'opentelemetry', or False, got {value!r}"
+    )
 
 
 def capture_botocore() -> None:

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Literal
 # Imported at run time, not only for type checkers, so that typing.get_type_hints works on the public
 # names: boto3 and botocore are loaded already (Powertools' provider base imports boto3).
 import boto3
-from aws_lambda_powertools.metrics import EphemeralMetrics, Metrics
 from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 from botocore.config import Config
@@ -33,7 +32,6 @@ from .credentials import Credentials
 from .events import Observers, RefreshObserver
 from .exceptions import AssumeRoleError, ConfigurationError
 from .execution import init_waits_for_prefetch, prefetch_timeout_from_env, shared_cache_from_env
-from .metrics import MetricsObserver, check_metrics
 from .names import hub_entry, register_names
 from .otel import SpanObserver, capture_botocore_opentelemetry, current_context, run_in_context
 from .provider import FLOOR_SECONDS, STSProvider
@@ -50,9 +48,13 @@ from .validation import (
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from aws_lambda_powertools.metrics import EphemeralMetrics, Metrics
     from mypy_boto3_sts import STSClient
 else:  # the stubs are a development dependency; at run time the annotation resolves to botocore's client
     from botocore.client import BaseClient as STSClient
+
+    # Annotations only: powertools_sts.metrics is imported when metrics= is given.
+    EphemeralMetrics = Metrics = Any
 
 __all__ = ["sts"]
 
@@ -582,7 +584,11 @@ def sts(
     per_entry = _flag(metrics_entry_dimension, "metrics_entry_dimension")
     if per_entry and metrics is None:
         raise ConfigurationError("metrics_entry_dimension=True needs metrics= (a Powertools Metrics instance)")
-    watcher = None if metrics is None else MetricsObserver(check_metrics(metrics), entry_dimension=per_entry)
+    watcher = None
+    if metrics is not None:
+        from .metrics import MetricsObserver, check_metrics
+
+        watcher = MetricsObserver(check_metrics(metrics), entry_dimension=per_entry)
     from botocore.config import Config as BotoConfig  # loaded already: Powertools' provider base imports boto3
 
     if boto_config is not None and not isinstance(boto_config, BotoConfig):

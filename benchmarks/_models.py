@@ -97,65 +97,27 @@ MODULES = {
 # Cold start (4): what a real Powertools handler imports, in both modules: ``from aws_lambda_powertools
 # import Logger`` (the package's own __init__: Logger, Metrics and Tracer) and a Logger built at import.
 # Each module stamps its phases (imports; module-level set-up; the driver times the first invocation).
-COLD_STS_MODULE = """import time
+# They are files of their own, which docs/benchmarks.md includes as they are.
+COLD_START = Path(__file__).parent / "cold_start"
+COLD_MODULES = {"cold_sts": COLD_START / "cold_sts.py", "cold_boto3": COLD_START / "cold_boto3.py"}
 
-_start = time.perf_counter()
-from aws_lambda_powertools import Logger
-
-from powertools_sts import get_credentials, sts
-
-_imported = time.perf_counter()
-logger = Logger(service="orders")
-with_role = sts(fetch_data={{"reports": {role!r}}})
-_set_up = time.perf_counter()
-
-
-@with_role
-def handler(event, context):
-    return get_credentials("reports").access_key_id
-
-
-PHASES = {{"imports_ms": (_imported - _start) * 1e3, "setup_ms": (_set_up - _imported) * 1e3}}
-"""
-
-COLD_BOTO3_MODULE = """import time
-
-_start = time.perf_counter()
-import datetime
-
-import boto3
-from aws_lambda_powertools import Logger
-
-_imported = time.perf_counter()
-ROLE = {role!r}
-logger = Logger(service="orders")
-sts_client = boto3.client("sts")
-credentials = None
-_set_up = time.perf_counter()
-
-
-def handler(event, context):
-    global credentials
-    now = datetime.datetime.now(datetime.timezone.utc)
-    if credentials is None or credentials["Expiration"] - now < datetime.timedelta(minutes=5):
-        credentials = sts_client.assume_role(RoleArn=ROLE, RoleSessionName="orders")["Credentials"]
-    return credentials["AccessKeyId"]
-
-
-PHASES = {{"imports_ms": (_imported - _start) * 1e3, "setup_ms": (_set_up - _imported) * 1e3}}
-"""
-
-COLD_MODULES = {"cold_sts": COLD_STS_MODULE, "cold_boto3": COLD_BOTO3_MODULE}
-
+# The driver also counts the cyclic garbage collector's full (generation 2) collections: the first one of a
+# process falls after a fixed number of younger collections, so a few thousand more objects allocated
+# on one side can add one full pass over every object (about 15 ms here) to it and not to the other.
+# With "nogc" as its second argument the driver switches the collector off before anything is imported,
+# which measures the CPU each side spends without that threshold effect.
 DRIVER = """
-import importlib, json, sys, time
+import gc, importlib, json, sys, time
+if sys.argv[2:] == ["nogc"]:
+    gc.disable()
 start = time.perf_counter()
 module = importlib.import_module(sys.argv[1])
 imported = time.perf_counter()
 result = module.handler({}, None)
 done = time.perf_counter()
 print(json.dumps({"import_ms": (imported - start) * 1e3, "invocation_ms": (done - imported) * 1e3,
-                  "total_ms": (done - start) * 1e3, "key": result, **module.PHASES}))
+                  "total_ms": (done - start) * 1e3, "key": result, "full_collections": gc.get_stats()[2]["collections"],
+                  **module.PHASES}))
 """
 
 WARM_IMPORTS = (
@@ -167,8 +129,11 @@ WARM_IMPORTS = (
 def write_modules(directory: Path) -> None:
     for name, (prelude, options) in MODULES.items():
         (directory / f"{name}.py").write_text(HANDLER_MODULE.format(prelude=prelude, roles=ROLES, options=options))
-    for name, source in COLD_MODULES.items():
-        (directory / f"{name}.py").write_text(source.format(role=COLD_ROLE))
+    for name, path in COLD_MODULES.items():
+        source = path.read_text()
+        if repr(COLD_ROLE)[1:-1] not in source:
+            raise RuntimeError(f"{path} must assume {COLD_ROLE}, the role the benchmark's STS knows")
+        (directory / f"{name}.py").write_text(source)
 
 
 def warm(directory: Path, warm_env: dict[str, str]) -> None:
@@ -514,10 +479,11 @@ def measure_handwritten(moto_url: str, directory: Path, env: dict[str, str], *, 
     for name in RUNTIME_DROP:
         env.pop(name, None)  # on-demand, the package's defaults: the prefetch does not hold the import
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in COLD_MODULES}
+    collector_off: dict[str, list[dict[str, Any]]] = {name: [] for name in COLD_MODULES}
     for index in range(rounds):
-        for name in rotated(list(COLD_MODULES), index):
+        for name, mode in rotated([(name, mode) for name in COLD_MODULES for mode in ("gc", "nogc")], index):
             out = subprocess.run(
-                [PYTHON, "-c", DRIVER, name],
+                [PYTHON, "-c", DRIVER, name, mode],
                 cwd=directory,
                 env=env,
                 capture_output=True,
@@ -528,21 +494,35 @@ def measure_handwritten(moto_url: str, directory: Path, env: dict[str, str], *, 
             result = json.loads(out.stdout)
             if not str(result["key"]).startswith(("ASIA", "FSIA")):
                 raise RuntimeError(f"{name}: the handler returned {result['key']!r}")
-            runs[name].append(result)
+            (runs if mode == "gc" else collector_off)[name].append(result)
 
-    def series(name: str, field: str) -> list[float]:
-        return [run[field] for run in runs[name]]
+    def series(name: str, field: str, of: dict[str, list[dict[str, Any]]] = runs) -> list[float]:
+        return [run[field] for run in of[name]]
 
     ratio = [a / b for a, b in zip(series("cold_sts", "total_ms"), series("cold_boto3", "total_ms"), strict=True)]
+    off = [
+        a / b
+        for a, b in zip(
+            series("cold_sts", "total_ms", collector_off), series("cold_boto3", "total_ms", collector_off), strict=True
+        )
+    ]
     return {
         "rounds": rounds,
-        "modules": {name: source.format(role=COLD_ROLE) for name, source in COLD_MODULES.items()},
+        "modules": {name: path.relative_to(COLD_START.parent.parent).as_posix() for name, path in COLD_MODULES.items()},
         "total_ms": {name: summary(series(name, "total_ms")) for name in runs},
         "import_ms": {name: summary(series(name, "import_ms")) for name in runs},
         "imports_ms": {name: summary(series(name, "imports_ms")) for name in runs},
         "setup_ms": {name: summary(series(name, "setup_ms")) for name in runs},
         "invocation_ms": {name: summary(series(name, "invocation_ms")) for name in runs},
         "ratio": summary(ratio),
+        "full_collections": {name: summary(series(name, "full_collections")) for name in runs},
+        "collector_off": {
+            "total_ms": {name: summary(series(name, "total_ms", collector_off)) for name in runs},
+            "imports_ms": {name: summary(series(name, "imports_ms", collector_off)) for name in runs},
+            "setup_ms": {name: summary(series(name, "setup_ms", collector_off)) for name in runs},
+            "invocation_ms": {name: summary(series(name, "invocation_ms", collector_off)) for name in runs},
+            "ratio": summary(off),
+        },
         "raw": runs,
     }
 

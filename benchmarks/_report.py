@@ -139,7 +139,7 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
     targets.append(
         _target(
             "import",
-            "import powertools_sts adds <= 10 ms to boto3 + the Powertools middleware factory",
+            "from powertools_sts import get_credentials, sts adds <= 10 ms to boto3 + the Powertools middleware factory",
             f"{adds:.1f} ms (CPU time {cold['import_adds_cpu_ms']['median']:.1f} ms)",
             adds,
             10.0,
@@ -745,13 +745,13 @@ def _cold_section(results: dict[str, Any]) -> str:
     labels = {
         "python": "`python -c pass` (the interpreter alone)",
         "boto3_middleware_factory": "`python -c 'import boto3, aws_lambda_powertools.middleware_factory'`",
-        "powertools_sts": "`python -c 'import powertools_sts'`",
+        "powertools_sts": "`python -c 'from powertools_sts import get_credentials, sts'`",
     }
     rows = [[label, _mmm(cold["wall_ms"][name])] for name, label in labels.items()]
     rows.append(["difference of the last two, per round", _mmm(cold["wall_difference_ms"])])
     rows.append(
         [
-            "**`import powertools_sts` after `import boto3, aws_lambda_powertools.middleware_factory`, "
+            "**`from powertools_sts import get_credentials, sts` after `import boto3, aws_lambda_powertools.middleware_factory`, "
             "timed inside the process**",
             f"**{_mmm(cold['import_adds_ms'])}**",
         ]
@@ -786,7 +786,7 @@ def _cold_section(results: dict[str, Any]) -> str:
     )
     xray = cold["xray"]
     xray_rows = [
-        ["after `import powertools_sts`", str(xray["after_import"])],
+        ["after `from powertools_sts import get_credentials, sts`", str(xray["after_import"])],
         ["after applying `sts(...)` (no capture)", str(xray["after_applying_sts"])],
         ["after the first invocation", str(xray["after_first_invocation"])],
         ["control: after applying `sts(..., aws_client_capture=True)`", str(xray["control_with_capture"])],
@@ -800,7 +800,7 @@ def _cold_section(results: dict[str, Any]) -> str:
             "gets the same `PYTHONPYCACHEPREFIX`, warmed first by runs with `PYTHONDONTWRITEBYTECODE` unset. The "
             "wall times include the interpreter's start and exit and vary by tens of milliseconds from run to run "
             "on this shared machine; the in-process figure (bold) is the one the target is judged on.",
-            f"`python -X importtime` of `import powertools_sts` after boto3 and the middleware factory "
+            f"`python -X importtime` of `from powertools_sts import get_credentials, sts` after boto3 and the middleware factory "
             f"(median of {cold['importtime_runs']} runs; `-X importtime` itself slows imports, its total here is "
             f"{_num(cold['importtime_total_us']['median'] / 1000)} ms): the package's own modules and the largest "
             "modules it pulls in, by self time.",
@@ -1359,7 +1359,11 @@ def chart(results: dict[str, Any], path: Path) -> None:
     ax = fig.add_subplot(grid[1, 1])
     _bars(
         ax,
-        ["python -c pass", "import boto3, Powertools\nmiddleware_factory", "import powertools_sts"],
+        [
+            "python -c pass",
+            "import boto3, Powertools\nmiddleware_factory",
+            "from powertools_sts import\nget_credentials, sts",
+        ],
         [cold["wall_ms"][n] for n in ("python", "boto3_middleware_factory", "powertools_sts")],
         "#8172b2",
     )

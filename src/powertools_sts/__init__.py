@@ -1,5 +1,9 @@
 """powertools-sts: STS AssumeRole credentials for AWS Lambda Powertools (Python).
 
+The public names are imported from their modules when first used (PEP 562), so that importing a
+submodule alone, such as the pytest plugin :mod:`powertools_sts.testing` that pytest loads in every
+run of a project that installs the package, does not import botocore, boto3 and Powertools.
+
 Example
 -------
 >>> from powertools_sts import STSProvider, assume_role, Credentials
@@ -7,11 +11,15 @@ Example
 
 from __future__ import annotations
 
-from .credentials import Credentials
-from .exceptions import AssumeRoleError, ConfigurationError
-from .middleware import sts
-from .names import get_client, get_credentials, get_session, invalidate
-from .provider import STSProvider, assume_role, clear_caches
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .credentials import Credentials
+    from .exceptions import AssumeRoleError, ConfigurationError
+    from .middleware import sts
+    from .names import get_client, get_credentials, get_session, invalidate
+    from .provider import STSProvider, assume_role, clear_caches
 
 __all__ = [
     "AssumeRoleError",
@@ -27,3 +35,31 @@ __all__ = [
     "sts",
 ]
 __version__ = "0.1.0"
+
+# Which module defines each public name.
+_HOMES = {
+    "Credentials": ".credentials",
+    "AssumeRoleError": ".exceptions",
+    "ConfigurationError": ".exceptions",
+    "sts": ".middleware",
+    "get_client": ".names",
+    "get_credentials": ".names",
+    "get_session": ".names",
+    "invalidate": ".names",
+    "STSProvider": ".provider",
+    "assume_role": ".provider",
+    "clear_caches": ".provider",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value  # the next lookup is a plain module attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

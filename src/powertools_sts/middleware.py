@@ -36,7 +36,15 @@ from .names import hub_entry, register_names
 from .otel import SpanObserver, capture_botocore_opentelemetry, current_context, run_in_context
 from .provider import FLOOR_SECONDS, STSProvider
 from .sessions import SessionCache, refreshing_session, value_key
-from .tracing import OPENTELEMETRY, XRAY, capture_backend, capture_botocore, current_entity, run_traced
+from .tracing import (
+    OPENTELEMETRY,
+    XRAY,
+    capture_backend,
+    capture_botocore,
+    current_entity,
+    require_xray_sdk,
+    run_traced,
+)
 from .validation import (
     MAX_CHAINED_DURATION,
     cache_key_of,
@@ -529,6 +537,7 @@ def sts(
         As in :class:`STSProvider`.
     trace_execution:
         Open a ``## sts`` X-Ray subsegment per invocation; None reads ``POWERTOOLS_TRACE_MIDDLEWARES``.
+        Needs aws-xray-sdk (the ``tracer`` extra): without it, ``True`` (set or read) is refused.
     prefetch_timeout:
         Under provisioned concurrency and on Managed Instances, applying ``sts(...)`` waits for the
         prefetch so that INIT ends with the credentials cached: at most this many seconds (0: never
@@ -553,7 +562,9 @@ def sts(
     Raises
     ------
     ConfigurationError
-        For any invalid option, naming the entry and the field (an unknown option is a TypeError).
+        For any invalid option, naming the entry and the field (an unknown option is a TypeError);
+        for ``aws_client_capture=True`` or ``trace_execution=True`` without aws-xray-sdk installed,
+        naming the option and the ``pip install`` command.
 
     Example
     -------
@@ -607,6 +618,16 @@ def sts(
     elif capture == OPENTELEMETRY:
         capture_botocore_opentelemetry()
 
+    traced = resolve_truthy_env_var_choice(
+        env=os.getenv("POWERTOOLS_TRACE_MIDDLEWARES", "false"), choice=trace_execution
+    )
+    if traced:
+        # The factory builds a Tracer at every invocation, which imports aws-xray-sdk there: refuse now,
+        # before the layer is built or anything prefetched, rather than fail every invocation.
+        require_xray_sdk(
+            "trace_execution=True" if trace_execution else "POWERTOOLS_TRACE_MIDDLEWARES=true (trace_execution=None)",
+            'set trace_execution=False (the STS calls can still be traced with aws_client_capture="opentelemetry")',
+        )
     # An explicit argument wins over the environment variable; both are checked here, at import.
     wait = prefetch_timeout_from_env() if prefetch_timeout is None else _seconds(prefetch_timeout, "prefetch_timeout")
     sharing = shared_cache_from_env() if shared_cache is None else _flag(shared_cache, "shared_cache")
@@ -639,9 +660,6 @@ def sts(
         if init_waits_for_prefetch():
             _wait_for_prefetch(layer, prefetches, wait)
 
-    traced = resolve_truthy_env_var_choice(
-        env=os.getenv("POWERTOOLS_TRACE_MIDDLEWARES", "false"), choice=trace_execution
-    )
     middleware = _middleware(layer, traced)
 
     def apply(handler: Callable[..., Any]) -> Callable[..., Any]:

@@ -2,18 +2,31 @@
 
 aws-xray-sdk costs about 350 ms of cold start to import, so nothing in this module is imported
 unless ``aws_client_capture=True`` (or ``"xray"``) or the SDK is already loaded (by a Powertools
-``Tracer``). The OpenTelemetry capture (``aws_client_capture="opentelemetry"``) is in :mod:`.otel`.
+``Tracer``). Whether it is installed is checked without importing it (``require_xray_sdk``), so an
+option that needs it is refused when ``sts(...)`` is applied, not at every invocation. The
+OpenTelemetry capture (``aws_client_capture="opentelemetry"``) is in :mod:`.otel`.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .exceptions import ConfigurationError
 
-__all__ = ["OPENTELEMETRY", "XRAY", "capture_backend", "capture_botocore", "current_entity", "run_traced"]
+__all__ = [
+    "OPENTELEMETRY",
+    "XRAY",
+    "capture_backend",
+    "capture_botocore",
+    "current_entity",
+    "require_xray_sdk",
+    "run_traced",
+    "tracing_disabled",
+]
 
 T = TypeVar("T")
 
@@ -48,26 +61,78 @@ def capture_backend(value: Any) -> str | None:
     )
 
 
-def capture_botocore() -> None:
-    """Patch botocore so that every AWS call, AssumeRole included, is an X-Ray subsegment.
+def require_xray_sdk(option: str, instead: str) -> None:
+    """Refuse ``option`` when aws-xray-sdk is not installed, without importing the SDK.
 
-    Process-wide and idempotent, as aws-xray-sdk's ``patch`` is.
+    ``importlib.util.find_spec`` looks the package up on ``sys.path`` and executes none of it, so the
+    check costs no cold start; the SDK is imported later, only where it is used.
+
+    Parameters
+    ----------
+    option:
+        The option as the user set it, named in the message (``"trace_execution=True"``).
+    instead:
+        What to set instead when the function should not trace with X-Ray.
 
     Raises
     ------
     ConfigurationError
-        When aws-xray-sdk is not installed.
+        When ``aws_xray_sdk`` cannot be found, with the ``pip install`` command of the ``tracer`` extra.
+
+    Example
+    -------
+    >>> require_xray_sdk("trace_execution=True", "trace_execution=False")  # installed here: no error
+    """
+    try:
+        found = importlib.util.find_spec("aws_xray_sdk") is not None
+    except (ImportError, ValueError):  # a parent that fails to import; a module loaded without a spec
+        found = "aws_xray_sdk" in sys.modules and sys.modules["aws_xray_sdk"] is not None
+    if not found:
+        raise ConfigurationError(
+            f'{option} needs aws-xray-sdk, which is not installed: pip install "powertools-sts[tracer]", or {instead}'
+        )
+
+
+def tracing_disabled() -> bool:
+    """Return whether ``POWERTOOLS_TRACE_DISABLED`` is true, as Powertools' ``Tracer`` reads it.
+
+    Example
+    -------
+    >>> tracing_disabled() in (True, False)
+    True
+    """
+    from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
+
+    return resolve_truthy_env_var_choice(env=os.getenv("POWERTOOLS_TRACE_DISABLED", "false"))
+
+
+def capture_botocore() -> None:
+    """Patch botocore so that every AWS call, AssumeRole included, is an X-Ray subsegment.
+
+    Process-wide and idempotent, as aws-xray-sdk's ``patch`` is. With ``POWERTOOLS_TRACE_DISABLED``
+    true, nothing is imported nor patched: the variable disables tracing as it disables Powertools'
+    ``Tracer``, and a patched botocore would log "cannot find the current segment" at every call made
+    outside a segment (local runs, tests).
+
+    Raises
+    ------
+    ConfigurationError
+        When aws-xray-sdk is not installed (also with tracing disabled: the deployed function would
+        need it).
 
     Example
     -------
     >>> capture_botocore()  # doctest: +SKIP
     """
-    try:
-        from aws_xray_sdk.core import patch
-    except ImportError as exc:
-        raise ConfigurationError(
-            "aws_client_capture=True needs aws-xray-sdk: pip install 'powertools-sts[tracer]'"
-        ) from exc
+    require_xray_sdk(
+        "aws_client_capture=True (X-Ray)",
+        'trace with OpenTelemetry (aws_client_capture="opentelemetry", the otel extra), '
+        "or set aws_client_capture=False",
+    )
+    if tracing_disabled():
+        return
+    from aws_xray_sdk.core import patch
+
     patch(("botocore",))
 
 

@@ -44,6 +44,7 @@ from .credentials import Credentials
 from .events import FAILED, FETCHED, SERVED_STALE, Refresh, RefreshObserver
 from .exceptions import AssumeRoleError, ConfigurationError, copy_error
 from .execution import on_managed_instances, shared_cache_from_env
+from .remedies import remedy
 from .sessions import new_botocore_session
 from .validation import cache_key_of, validate_assume_role_params, validate_max_age, validate_refresh_margin
 
@@ -1020,9 +1021,14 @@ class STSProvider(BaseProvider):
             # answer would carry the secret into this message, the chained cause and the traceback.
             redaction.mask_exception(exc)
             code = _error_code(exc)
-            detail = f"{code}: {_error_message(exc)}" if code else f"{type(exc).__name__}: {exc}"
+            # One line, whatever botocore quoted (a malformed body spans lines): a log line stays one record.
+            detail = " ".join((f"{code}: {_error_message(exc)}" if code else f"{type(exc).__name__}: {exc}").split())
+            fix = remedy(code, exc)
             raise AssumeRoleError(
-                f"AssumeRole failed for {where}: {detail}", role_arn=role_arn, code=code, entry=entry
+                f"AssumeRole failed for {where}: {detail}" + (f" (fix: {fix})" if fix else ""),
+                role_arn=role_arn,
+                code=code,
+                entry=entry,
             ) from exc
         try:
             creds = _parse(response)
@@ -1033,11 +1039,14 @@ class STSProvider(BaseProvider):
                 role_arn=role_arn,
                 entry=entry,
             ) from exc
-        left = creds.expiration.timestamp() - _clock.now()
+        now = _clock.now()
+        left = creds.expiration.timestamp() - now
         if left <= FLOOR_SECONDS:
+            host = datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds")
             raise AssumeRoleError(
                 f"AssumeRole for {where} returned credentials that expire in {left:.0f} s, not more than the "
-                f"{FLOOR_SECONDS:.0f} s floor (is the clock of this host wrong?)",
+                f"{FLOOR_SECONDS:.0f} s floor: Expiration {creds.expiration.isoformat()}, this host's clock "
+                f"{host} (is the clock of this host wrong?)",
                 role_arn=role_arn,
                 entry=entry,
             )

@@ -36,6 +36,7 @@ from powertools_sts import (
 )
 from powertools_sts import provider as provider_module
 from powertools_sts.provider import BACKOFF_SECONDS, FLOOR_SECONDS, JITTER_FRACTION, default_role_session_name
+from powertools_sts.remedies import remedy
 from powertools_sts.validation import cache_key_of
 
 from ..conftest import OTHER_ROLE, ROLE
@@ -836,7 +837,11 @@ def test_sts_error_codes_are_kept(code, status):
     assert raised.value.code == code
     assert raised.value.role_arn == ROLE
     assert isinstance(raised.value.__cause__, ClientError)
-    assert str(raised.value) == f"AssumeRole failed for role {ROLE}: {code}: it failed"
+    fix = remedy(code, None)
+    assert str(raised.value) == f"AssumeRole failed for role {ROLE}: {code}: it failed" + (
+        f" (fix: {fix})" if fix else ""
+    )
+    assert (fix is not None) == (code in ("AccessDenied", "ExpiredToken", "RegionDisabledException"))
     assert provider._entries == {}
     stubber.assert_no_pending_responses()
 

@@ -1,0 +1,87 @@
+"""What to do about a failed AssumeRole: the fix that an ``AssumeRoleError`` message ends with.
+
+STS's own messages say what was refused, not what to change; the fixes below are the usual ones for
+each error code (or, with no code, each connection failure), as the Troubleshooting page explains.
+
+Example
+-------
+>>> remedy("AccessDenied", None)[:40]
+"the role's trust policy must name the fu"
+>>> remedy("Throttling", None) is None
+True
+"""
+
+from __future__ import annotations
+
+__all__ = ["remedy"]
+
+_SIGNER = "the credentials that signed AssumeRole (the function's own, or boto3_session/boto3_client's)"
+
+_BY_CODE = {
+    "AccessDenied": (
+        "the role's trust policy must name the function's role as a Principal allowed sts:AssumeRole (with "
+        "sts:TagSession for Tags, sts:SetSourceIdentity for SourceIdentity), and the function's own policy must "
+        "allow sts:AssumeRole on the role"
+    ),
+    "InvalidClientTokenId": (
+        f"{_SIGNER} are not valid here: check them, and that the region's STS endpoint accepts them (an opt-in "
+        "region needs the account's STS regional endpoint and version 2 session tokens)"
+    ),
+    "ExpiredToken": f"{_SIGNER} have expired: refresh them, or let botocore's refreshing credentials sign",
+    "RegionDisabledException": (
+        "activate STS for this region in the IAM console (account settings), or call another region's endpoint"
+    ),
+    "ValidationError": (
+        "DurationSeconds must be at most the role's MaxSessionDuration (3600 s unless the role raises it, and "
+        "3600 s for role chaining), and every parameter within STS's limits"
+    ),
+}
+
+# Connection failures carry no STS error code: their exception class says what happened.
+_BY_EXCEPTION = {
+    "ConnectTimeoutError": (
+        "no route to STS: in a VPC, add an STS interface endpoint with private DNS, or a NAT gateway; check "
+        "AWS_ENDPOINT_URL_STS and HTTPS_PROXY"
+    ),
+    "ResponseParserError": (
+        "the endpoint did not answer as STS does: check AWS_ENDPOINT_URL_STS and HTTPS_PROXY (a proxy or captive "
+        "portal answering instead)"
+    ),
+    "EndpointConnectionError": (
+        "STS could not be reached: check AWS_ENDPOINT_URL_STS, the region, and, in a VPC, an STS interface "
+        "endpoint or a NAT gateway"
+    ),
+}
+
+
+def remedy(code: str | None, exc: BaseException | None) -> str | None:
+    """Return the usual fix for an AssumeRole failure, or None when there is no single one.
+
+    Parameters
+    ----------
+    code:
+        STS's error code, when STS answered with one.
+    exc:
+        The exception botocore raised, for failures without a code.
+
+    Returns
+    -------
+    str or None
+        One sentence, with no secret in it.
+
+    Example
+    -------
+    >>> remedy(None, TimeoutError())
+    >>> remedy("ExpiredToken", None).startswith("the credentials that signed AssumeRole")
+    True
+    """
+    if code is not None:
+        return _BY_CODE.get(code)
+    if exc is None:
+        return None
+    # By class name along the MRO: botocore's exceptions are imported only where botocore is.
+    for cls in type(exc).__mro__:
+        found = _BY_EXCEPTION.get(cls.__name__)
+        if found is not None:
+            return found
+    return None

@@ -3,9 +3,14 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# make demo has a virtual environment of its own with the demo extra only, never the dev toolchain.
+DEMO_VENV ?= .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.installed-stamp
+# Where make serve-docs listens: loopback only, unless you say otherwise.
+DOCS_ADDR ?= 127.0.0.1:8000
 SOURCES := src tests examples benchmarks docs/_ext
 
-.PHONY: install demo test lint typecheck unit docs docs-check cfn-lint bench bench-quick soak clean
+.PHONY: install demo test lint typecheck unit docs docs-check serve-docs cfn-lint bench bench-quick soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,8 +19,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/python examples/demo.py
+$(DEMO_STAMP): pyproject.toml
+	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[demo]'
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
+	$(DEMO_VENV)/bin/python examples/demo.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(SOURCES)
@@ -35,6 +45,10 @@ docs: $(STAMP)
 docs-check: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
 
+# The site at http://$(DOCS_ADDR)/ (directory links and search need a server, not file://), rebuilt on save.
+serve-docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr $(DOCS_ADDR)
+
 cfn-lint: $(STAMP)
 	$(BIN)/cfn-lint examples/sam/template.yaml
 
@@ -52,4 +66,4 @@ soak: $(STAMP)
 test: lint typecheck docs-check unit bench-quick
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .coverage site
+	rm -rf $(VENV) $(DEMO_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .coverage site

@@ -12,6 +12,8 @@ from cfnlint.decode import decode
 
 SAM = Path(__file__).resolve().parents[2] / "examples" / "sam"
 TEMPLATE = SAM / "template.yaml"
+# The handler that docs/deployment.md shows, and that the tests below check against the template.
+APP = Path(__file__).resolve().parents[2] / "examples/sam/src/app.py"
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +56,10 @@ def test_handler_points_at_a_function_of_the_code(template):
         assert function in defined, f"{source} defines no function {function}"
         assert (source.parent / "requirements.txt").is_file()
         assert "powertools-sts" in (source.parent / "requirements.txt").read_text()
+    # The one function of the template is the handler that docs/deployment.md shows.
+    assert [(SAM / p["CodeUri"] / (p["Handler"].rpartition(".")[0] + ".py")).resolve() for p in found.values()] == [
+        APP.resolve()
+    ]
 
 
 def test_environment_has_what_the_handler_reads(template):

@@ -1,0 +1,3 @@
+cd examples/sam
+sam build
+sam deploy --guided

@@ -1,0 +1,28 @@
+"""What the packaging tests share: the checkout, the commands of a snippet, a clean environment for children."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def commands(path: Path) -> list[list[str]]:
+    """The commands of a docs/snippets shell file: its lines that are not comments, split as a shell does."""
+    return [shlex.split(line) for line in (ROOT / path).read_text().splitlines() if line and not line.startswith("#")]
+
+
+def clean_env() -> dict[str, str]:
+    """The environment of a child that must see only its own virtual environment, not this one or the checkout."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
+
+@dataclass(frozen=True)
+class BuiltWheel:
+    path: Path
+    directory: Path

@@ -18,7 +18,6 @@ blob, and one invocation may refresh several entries. The role ARN is never a di
 Example
 -------
 >>> from aws_lambda_powertools.metrics import EphemeralMetrics
->>> from powertools_sts.events import FETCHED, Refresh
 >>> metrics = EphemeralMetrics(namespace="Example")
 >>> observer = MetricsObserver(check_metrics(metrics))
 >>> observer.refreshed(Refresh("reports", "arn:aws:iam::111122223333:role/reports", FETCHED, 0.012, 3540.0, None))

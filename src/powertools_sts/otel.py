@@ -143,8 +143,7 @@ def refresh_attributes(event: Refresh) -> dict[str, str | float]:
 
     Example
     -------
-    >>> from powertools_sts.events import FETCHED
-    >>> attributes = refresh_attributes(Refresh("reports", "arn:aws:iam::1:role/reports", FETCHED, 0.01, 3540.0, None))
+    >>> attributes = refresh_attributes(Refresh("reports", "arn:aws:iam::1:role/reports", "fetched", 0.01, 3540.0, None))
     >>> sorted(attributes)
     ['powertools_sts.entry', 'powertools_sts.outcome', 'powertools_sts.role_arn', 'powertools_sts.seconds_left']
     """
@@ -169,9 +168,8 @@ class SpanObserver:
 
     Example
     -------
-    >>> from powertools_sts.events import FETCHED
     >>> observer = SpanObserver()  # spans go nowhere until a tracer provider is set
-    >>> observer.refreshed(Refresh("reports", "arn:aws:iam::111122223333:role/reports", FETCHED, 0.012, 3540.0, None))
+    >>> observer.refreshed(Refresh("reports", "arn:aws:iam::111122223333:role/reports", "fetched", 0.012, 3540.0, None))
     """
 
     __slots__ = ("_tracer",)

@@ -81,7 +81,6 @@ def example_env(moto_sts: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     package_logger.handlers = wiring[2]
 
 
-# --8<-- [start:testing]
 def test_quick_start(moto_sts, monkeypatch):
     monkeypatch.setenv("REPORTS_ROLE_ARN", REPORTS_ROLE)
     monkeypatch.setenv("REPORTS_BUCKET", "reports-bucket")
@@ -97,7 +96,6 @@ def test_quick_start(moto_sts, monkeypatch):
     body = s3.get_object(Bucket="reports-bucket", Key=second["key"])["Body"].read()
     assert json.loads(body) == {"n": 2}
     assert first["key"] != second["key"]
-    # --8<-- [end:testing]
 
 
 def test_sam_app_is_the_quick_start():

@@ -59,10 +59,10 @@ T = TypeVar("T")
 class Resettable(Protocol):
     """What a registered object (a provider, a layer, an entry's sessions) does at a reset and a fork."""
 
-    def reset(self) -> None:
+    def _reset(self) -> None:
         """Forget every credential, session and client; discard fetches that land later."""
 
-    def after_fork(self) -> None:
+    def _after_fork(self) -> None:
         """In a forked child: new locks, no flights, no client built in the parent."""
 
 
@@ -97,7 +97,7 @@ def register(obj: Resettable) -> None:
     -------
     >>> class Cache:
     ...     def reset(self): print("reset")
-    ...     def after_fork(self): print("forked")
+    ...     def _after_fork(self): print("forked")
     >>> cache = Cache(); register(cache)
     >>> reset()
     reset
@@ -182,7 +182,7 @@ def reset() -> None:
         DEFAULT_PROVIDERS.pop(DEFAULT_PROVIDER_KEY, None)
         objects = list(_registered)
     for obj in objects:
-        obj.reset()
+        obj._reset()
 
 
 def after_fork_in_child() -> None:
@@ -199,7 +199,7 @@ def after_fork_in_child() -> None:
     # Drawn once per process: a child's AssumeRole calls show up in CloudTrail under its own name.
     session_suffix = secrets.token_hex(4)
     for obj in list(_registered):
-        obj.after_fork()
+        obj._after_fork()
 
 
 if hasattr(os, "register_at_fork"):  # POSIX; Lambda is Linux

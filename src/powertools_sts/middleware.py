@@ -113,7 +113,7 @@ class _Slot:
         self.state = (creds, until)
         return creds
 
-    def reset(self) -> None:
+    def _reset(self) -> None:
         self.state = (None, -_INF)
 
     def invalidate(self, access_key_id: str | None = None) -> None:
@@ -299,13 +299,13 @@ class _Layer:
         elif hub is not self.hub:
             raise ConfigurationError(_two_hubs(self.hub_name))
 
-    def reset(self) -> None:
+    def _reset(self) -> None:
         """Forget the credentials every entry last handed out (what ``clear_caches()`` does)."""
         self.deadline = -_INF
         for slot in self.slots.values():
-            slot.reset()
+            slot._reset()
 
-    def after_fork(self) -> None:
+    def _after_fork(self) -> None:
         """Nothing to do: entries keep credentials still fresh by the clock, and a layer has no lock."""
 
 

@@ -582,7 +582,7 @@ class STSProvider(BaseProvider):
             while self.max_entries is not None and len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
-    def reset(self) -> None:
+    def _reset(self) -> None:
         """Forget every credential and the STS client this provider built; discard fetches in flight.
 
         What ``clear_caches()`` does to every provider. A fetch that lands afterwards is handed to the
@@ -590,7 +590,7 @@ class STSProvider(BaseProvider):
 
         Example
         -------
-        >>> STSProvider().reset()
+        >>> STSProvider()._reset()
         """
         with self._guard:
             self._generation += 1
@@ -600,12 +600,12 @@ class STSProvider(BaseProvider):
         with self._client_lock:
             self._client = self._boto3_client
 
-    def after_fork(self) -> None:
+    def _after_fork(self) -> None:
         """In a forked child: new locks, no flight, an STS client of its own; fresh credentials are kept.
 
         Example
         -------
-        >>> STSProvider().after_fork()  # what a fork runs in the child
+        >>> STSProvider()._after_fork()  # what a fork runs in the child
         """
         # Another thread of the parent may have held these at the fork; in the child it never releases them.
         self._guard = threading.Lock()
@@ -615,7 +615,7 @@ class STSProvider(BaseProvider):
         # The client's connection pool holds the parent's sockets. A client the user gave is theirs to manage.
         self._client = self._boto3_client
         if self._shared:
-            self._shared.after_fork()
+            self._shared._after_fork()
 
     def retry_budget(self) -> float:
         """Return the longest time, in seconds, one AssumeRole of this provider's STS client can take.

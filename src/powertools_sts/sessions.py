@@ -433,13 +433,13 @@ class SessionCache:
                     self._clients[key] = client
         return client
 
-    def reset(self) -> None:
+    def _reset(self) -> None:
         """Drop every session and client; the next call builds them anew."""
         with self._lock:
             self._sessions = {}
             self._clients = {}
 
-    def after_fork(self) -> None:
+    def _after_fork(self) -> None:
         """In a forked child: a new lock, and no session or client whose sockets belong to the parent."""
         self._lock = threading.Lock()
         self._sessions = {}

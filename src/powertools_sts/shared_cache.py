@@ -123,7 +123,7 @@ class SharedCache:
     """Credentials in files shared by the processes of one environment, with one fetch per key at a time.
 
     Build it with :meth:`open`, which checks the directory; the constructor trusts its argument. State
-    is on the instance: the lock descriptors it holds (dropped in a forked child by :meth:`after_fork`)
+    is on the instance: the lock descriptors it holds (dropped in a forked child by :meth:`_after_fork`)
     and whether it already warned that it cannot write.
 
     Parameters
@@ -337,7 +337,7 @@ class SharedCache:
             self._write(name, _Record(creds, started, None))
             return creds, started, True
 
-    def after_fork(self) -> None:
+    def _after_fork(self) -> None:
         """In a forked child: close the lock descriptors inherited from the parent, and use a new guard.
 
         A lock file descriptor that a thread of the parent held at the fork is a copy in the child that
@@ -347,7 +347,7 @@ class SharedCache:
         Example
         -------
         >>> import tempfile
-        >>> SharedCache.open(tempfile.mkdtemp()).after_fork()  # what a fork runs in the child
+        >>> SharedCache.open(tempfile.mkdtemp())._after_fork()  # what a fork runs in the child
         """
         self._guard = threading.Lock()
         inherited, self._lock_fds = self._lock_fds, set()

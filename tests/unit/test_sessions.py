@@ -319,7 +319,7 @@ def test_reset_drops_sessions_and_clients(moto_sts):
     handles = SessionCache(Source())
     session, client = handles.session(), handles.client("sts")
 
-    handles.reset()
+    handles._reset()
 
     assert handles.session() is not session
     assert handles.client("sts") is not client

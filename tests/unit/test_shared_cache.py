@@ -661,7 +661,7 @@ def test_after_fork_drops_inherited_lock_descriptors_and_leaves_the_parent_its_l
 
         def child() -> tuple[int, int, bool]:
             before = lock_descriptors(lock_path)
-            cache.after_fork()
+            cache._after_fork()
             return before, lock_descriptors(lock_path), lock_is_held(lock_path)
 
         before, after, still_held = outcome(*in_process(child))

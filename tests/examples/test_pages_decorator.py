@@ -20,6 +20,8 @@ from cfnlint.decode import decode
 
 from powertools_sts import ConfigurationError, get_credentials
 
+from .test_examples import client_as
+
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS_ROLE = "arn:aws:iam::111122223333:role/reports"
 CONFIG_ROLE = "arn:aws:iam::444455556666:role/config-reader"
@@ -56,18 +58,6 @@ class Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return 300_000
-
-
-def client_as(moto_sts: Any, role_arn: str, service: str) -> Any:
-    """A client signed as ``role_arn`` (moto keeps its resources in that role's account)."""
-    creds = boto3.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="test-setup")["Credentials"]
-    return boto3.client(
-        service,
-        endpoint_url=moto_sts.url,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -108,8 +98,10 @@ def fresh_logger(monkeypatch: pytest.MonkeyPatch, service: str) -> None:
 
     standard = logging.getLogger(service)
     monkeypatch.setattr(standard, "handlers", [])
+    # Set to None rather than deleted: monkeypatch then deletes at teardown what the test's Logger set, so
+    # that the next Logger never finds the marker of a handler that the teardown took away.
     for attribute in (LOGGER_ATTRIBUTE_PRECONFIGURED, LOGGER_ATTRIBUTE_POWERTOOLS_HANDLER):
-        monkeypatch.delattr(standard, attribute, raising=False)
+        monkeypatch.setattr(standard, attribute, None, raising=False)
 
 
 def emf_blobs(out: str) -> list[dict[str, Any]]:

@@ -17,11 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from ..integration.conftest import XRayDaemon
 from ..integration.test_xray import ROOT as TRACE_ROOT
 from ..integration.test_xray import named, run_app
+from .test_examples import client_as
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS_ROLE = "arn:aws:iam::111122223333:role/reports"
@@ -65,17 +64,6 @@ print(json.dumps({"result": result, "invocation": f"0x{invocation.get_span_conte
 for span in memory.get_finished_spans():
     print(span.to_json(indent=None))
 """
-
-
-def client_as(moto_sts: Any, role_arn: str, service: str) -> Any:
-    creds = boto3.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="test-setup")["Credentials"]
-    return boto3.client(
-        service,
-        endpoint_url=moto_sts.url,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
 
 
 def test_the_xray_subsegment_is_what_the_sdk_sends(moto_sts):

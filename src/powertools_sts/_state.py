@@ -96,7 +96,7 @@ def register(obj: Resettable) -> None:
     Example
     -------
     >>> class Cache:
-    ...     def reset(self): print("reset")
+    ...     def _reset(self): print("reset")
     ...     def _after_fork(self): print("forked")
     >>> cache = Cache(); register(cache)
     >>> reset()

@@ -12,6 +12,7 @@ Example
 from __future__ import annotations
 
 import importlib
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,28 +38,29 @@ __all__ = [
 __version__ = "0.1.0"
 
 # Which module defines each public name.
-_HOMES = {
-    "Credentials": ".credentials",
-    "AssumeRoleError": ".exceptions",
-    "ConfigurationError": ".exceptions",
-    "sts": ".middleware",
-    "get_client": ".names",
-    "get_credentials": ".names",
-    "get_session": ".names",
-    "invalidate": ".names",
-    "STSProvider": ".provider",
-    "assume_role": ".provider",
-    "clear_caches": ".provider",
-}
+_HOMES = MappingProxyType(
+    {
+        "Credentials": ".credentials",
+        "AssumeRoleError": ".exceptions",
+        "ConfigurationError": ".exceptions",
+        "sts": ".middleware",
+        "get_client": ".names",
+        "get_credentials": ".names",
+        "get_session": ".names",
+        "invalidate": ".names",
+        "STSProvider": ".provider",
+        "assume_role": ".provider",
+        "clear_caches": ".provider",
+    }
+)
 
 
 def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value  # the next lookup is a plain module attribute
-    return value
+    # The module is in sys.modules after the first use: a later look-up is a dictionary read.
+    return getattr(importlib.import_module(home, __name__), name)
 
 
 def __dir__() -> list[str]:

@@ -13,45 +13,51 @@ True
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 __all__ = ["remedy"]
 
 _SIGNER = "the credentials that signed AssumeRole (the function's own, or boto3_session/boto3_client's)"
 
-_BY_CODE = {
-    "AccessDenied": (
-        "the role's trust policy must name the function's role as a Principal allowed sts:AssumeRole (with "
-        "sts:TagSession for Tags, sts:SetSourceIdentity for SourceIdentity), and the function's own policy must "
-        "allow sts:AssumeRole on the role"
-    ),
-    "InvalidClientTokenId": (
-        f"{_SIGNER} are not valid here: check them, and that the region's STS endpoint accepts them (an opt-in "
-        "region needs the account's STS regional endpoint and version 2 session tokens)"
-    ),
-    "ExpiredToken": f"{_SIGNER} have expired: refresh them, or let botocore's refreshing credentials sign",
-    "RegionDisabledException": (
-        "activate STS for this region in the IAM console (account settings), or call another region's endpoint"
-    ),
-    "ValidationError": (
-        "DurationSeconds must be at most the role's MaxSessionDuration (3600 s unless the role raises it, and "
-        "3600 s for role chaining), and every parameter within STS's limits"
-    ),
-}
+_BY_CODE = MappingProxyType(
+    {
+        "AccessDenied": (
+            "the role's trust policy must name the function's role as a Principal allowed sts:AssumeRole (with "
+            "sts:TagSession for Tags, sts:SetSourceIdentity for SourceIdentity), and the function's own policy must "
+            "allow sts:AssumeRole on the role"
+        ),
+        "InvalidClientTokenId": (
+            f"{_SIGNER} are not valid here: check them, and that the region's STS endpoint accepts them (an opt-in "
+            "region needs the account's STS regional endpoint and version 2 session tokens)"
+        ),
+        "ExpiredToken": f"{_SIGNER} have expired: refresh them, or let botocore's refreshing credentials sign",
+        "RegionDisabledException": (
+            "activate STS for this region in the IAM console (account settings), or call another region's endpoint"
+        ),
+        "ValidationError": (
+            "DurationSeconds must be at most the role's MaxSessionDuration (3600 s unless the role raises it, and "
+            "3600 s for role chaining), and every parameter within STS's limits"
+        ),
+    }
+)
 
 # Connection failures carry no STS error code: their exception class says what happened.
-_BY_EXCEPTION = {
-    "ConnectTimeoutError": (
-        "no route to STS: in a VPC, add an STS interface endpoint with private DNS, or a NAT gateway; check "
-        "AWS_ENDPOINT_URL_STS and HTTPS_PROXY"
-    ),
-    "ResponseParserError": (
-        "the endpoint did not answer as STS does: check AWS_ENDPOINT_URL_STS and HTTPS_PROXY (a proxy or captive "
-        "portal answering instead)"
-    ),
-    "EndpointConnectionError": (
-        "STS could not be reached: check AWS_ENDPOINT_URL_STS, the region, and, in a VPC, an STS interface "
-        "endpoint or a NAT gateway"
-    ),
-}
+_BY_EXCEPTION = MappingProxyType(
+    {
+        "ConnectTimeoutError": (
+            "no route to STS: in a VPC, add an STS interface endpoint with private DNS, or a NAT gateway; check "
+            "AWS_ENDPOINT_URL_STS and HTTPS_PROXY"
+        ),
+        "ResponseParserError": (
+            "the endpoint did not answer as STS does: check AWS_ENDPOINT_URL_STS and HTTPS_PROXY (a proxy or captive "
+            "portal answering instead)"
+        ),
+        "EndpointConnectionError": (
+            "STS could not be reached: check AWS_ENDPOINT_URL_STS, the region, and, in a VPC, an STS interface "
+            "endpoint or a NAT gateway"
+        ),
+    }
+)
 
 
 def remedy(code: str | None, exc: BaseException | None) -> str | None:

@@ -42,6 +42,7 @@ import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -66,7 +67,9 @@ _CREDENTIAL_SOURCES = (
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
 )
 # The HTTP status STS answers an error code with; 400 for the others.
-_STATUS = {"AccessDenied": 403, "RegionDisabledException": 403, "ExpiredToken": 400, "ServiceUnavailable": 503}
+_STATUS = MappingProxyType(
+    {"AccessDenied": 403, "RegionDisabledException": 403, "ExpiredToken": 400, "ServiceUnavailable": 503}
+)
 
 
 @dataclass(frozen=True)

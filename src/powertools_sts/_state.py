@@ -123,11 +123,11 @@ def botocore_loader() -> Any:
     if _loader is None:
         with lock:
             if _loader is None:
-                import botocore.loaders
+                from ._loader import create_loader
 
                 # What a botocore session builds for itself (AWS_DATA_PATH included), without building a
-                # session (about 7 ms of cold start) only to take its loader.
-                _loader = botocore.loaders.create_loader(os.environ.get("AWS_DATA_PATH"))
+                # session (about 7 ms of cold start) only to take its loader; see _loader for what differs.
+                _loader = create_loader(os.environ.get("AWS_DATA_PATH"))
     return _loader
 
 

@@ -431,9 +431,9 @@ def _compile_shape(shapes: Mapping[str, Any], name: str, seen: tuple[str, ...] =
 def _rules() -> _Rule:
     """Return the rules of the ``AssumeRoleRequest`` shape of the installed botocore's STS model.
 
-    Read and compiled once, at first use: about 10 ms, of which 2 ms compile the rules and the rest
-    reads the model, through the shared loader, which keeps it for the STS client (so a client built
-    later does not read it again, and one built before leaves only the 2 ms). ``functools.cache``
+    Read and compiled once, at first use. The model is read through the shared loader, which keeps
+    it for the STS client: a client built later does not read it again, and one built before leaves
+    only the compiling to do. ``functools.cache``
     holds it: the model is packaged data and never changes within a process, so neither a reset nor a
     fork need forget it.
     """

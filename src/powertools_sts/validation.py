@@ -35,7 +35,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -386,7 +386,7 @@ class _Rule:
         self.kind, self.low, self.high = kind, low, high
         self.pattern, self.charset, self.count, self.regex, self.exact = pattern, charset, count, regex, exact
         self.enum, self.member, self.required = enum, member, required
-        self.members: Mapping[str, _Rule] = MappingProxyType(dict(members or {}))
+        self.members: Mapping[str, _Rule] = MappingProxyType({}) if members is None else members
 
     def _replace(self, **changes: Any) -> _Rule:
         """Return a copy with ``changes`` (as ``NamedTuple._replace``): for tests."""
@@ -420,11 +420,41 @@ def _compile_shape(shapes: Mapping[str, Any], name: str, seen: tuple[str, ...] =
     if kind == "structure":
         if name in seen:  # a recursive shape: not in AssumeRoleRequest, and not followed
             return _Rule("other", exact=False)
-        members = {m: _compile_shape(shapes, s["shape"], (*seen, name)) for m, s in shape["members"].items()}
+        members = _MemberRules(shapes, {m: s["shape"] for m, s in shape["members"].items()}, (*seen, name))
         return _Rule("structure", members=members, required=tuple(shape.get("required", ())))
     if kind == "boolean":
         return _Rule("boolean")
     return _Rule("other", exact=False)  # botocore checks the types of the rest
+
+
+class _MemberRules(Mapping[str, _Rule]):
+    """A structure's members and their rules, each compiled when first looked up.
+
+    An entry names two or three of AssumeRole's 15 parameters: compiling only those leaves most
+    patterns (the tag and context ones with Unicode categories) untranslated at cold start. Read-only;
+    two threads that look up one member at once may both compile it, to the same rule.
+    """
+
+    __slots__ = ("_compiled", "_names", "_seen", "_shapes")
+
+    def __init__(self, shapes: Mapping[str, Any], names: Mapping[str, str], seen: tuple[str, ...]) -> None:
+        self._shapes, self._names, self._seen = shapes, names, seen
+        self._compiled: dict[str, _Rule] = {}
+
+    def __getitem__(self, member: str) -> _Rule:
+        rule = self._compiled.get(member)
+        if rule is None:
+            rule = self._compiled[member] = _compile_shape(self._shapes, self._names[member], self._seen)
+        return rule
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, member: object) -> bool:
+        return member in self._names
 
 
 @functools.cache

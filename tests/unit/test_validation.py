@@ -1040,3 +1040,30 @@ def test_ints_without_a_repr_are_refused_as_configuration_errors(value):
         validate_refresh_margin(value)
     with pytest.raises(ConfigurationError, match=r"^DurationSeconds must be in 900..43200, got an int of"):
         check(DurationSeconds=value)
+
+
+def test_only_the_members_an_entry_names_are_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry naming RoleArn and RoleSessionName compiles those two rules (and the defaults it gets), no more."""
+    compiled: list[str] = []
+    real = validation._compile_shape
+
+    def counting(shapes: Any, name: str, seen: tuple[str, ...] = ()) -> Any:
+        compiled.append(name)
+        return real(shapes, name, seen)
+
+    monkeypatch.setattr(validation, "_compile_shape", counting)
+    validation._rules.cache_clear()
+    try:
+        validate_assume_role_params({"RoleArn": ROLE, "RoleSessionName": "orders"})
+        request = validation._rules()
+        assert compiled == ["AssumeRoleRequest", "arnType", "roleSessionNameType"]
+        assert len(request.members) == len(list(request.members)) > 10
+        assert "Tags" in request.members
+        assert compiled == ["AssumeRoleRequest", "arnType", "roleSessionNameType"]  # a look-up of the name alone
+        assert request.members["Tags"] is request.members["Tags"]
+        assert compiled[3:] == ["tagListType", "Tag"]  # a list's member, a structure whose own members wait
+        assert request.members["Tags"].member is not None
+        assert request.members["Tags"].member.members["Key"].kind == "string"
+        assert compiled[5:] == ["tagKeyType"]
+    finally:
+        validation._rules.cache_clear()

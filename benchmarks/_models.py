@@ -1,9 +1,10 @@
 """(7) Execution models under the real runtime client, and the cold start against a hand-written handler.
 
-Every run below but the last starts ``python -m awslambdaric <module>.handler`` (awslambdaric, as the
+Every run below starts ``python -m awslambdaric <module>.handler`` (awslambdaric, as the
 managed runtimes run it) against the loopback Runtime API of ``_runtime_api.py``, with STS behind
-the proxy of ``_proxy.py`` (100 ms per AssumeRole). Each measurement runs the package as it is beside
-"today", the behaviour before issue 11, in the same run:
+the proxy of ``_proxy.py`` (100 ms per AssumeRole; the cold start's STS is moto itself). Each of the
+first three measurements runs the package as it is beside "today", the behaviour before issue 11, in
+the same run:
 
 1. Provisioned concurrency: the runtime is frozen (SIGSTOP) when it first asks for an invocation and
    thawed (SIGCONT) a moment later; the first invocation's latency and the STS calls in flight
@@ -14,14 +15,14 @@ the proxy of ``_proxy.py`` (100 ms per AssumeRole). Each measurement runs the pa
    ``Expiration``), steady invocations through one or more ends of freshness; the slowest against
    the median. Today: refresh ahead off, the shared cache off and ``prefetch_timeout=0``, with the
    same runtime and the same N workers (see ``TODAY_PRELUDE``).
-4. Cold start (no runtime client): import + first invocation of a one-entry sts handler module
-   beside the same function written by hand with boto3, both importing Powertools' ``Logger``.
+4. Cold start: import + first invocation of a one-entry sts handler module beside the same function
+   written by hand with boto3, both importing Powertools' ``Logger``, each in a fresh runtime client
+   (on-demand: the first event is queued before the runtime starts).
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import signal
 import statistics
 import subprocess
@@ -33,7 +34,7 @@ from typing import Any
 
 from _common import PYTHON, ROLE_TEMPLATE, rotated, summary
 from _proxy import STSProxy
-from _runtime_api import RUNTIME_DROP, Runtime, RuntimeAPI
+from _runtime_api import Runtime, RuntimeAPI
 
 import powertools_sts
 
@@ -101,23 +102,54 @@ MODULES = {
 COLD_START = Path(__file__).parent / "cold_start"
 COLD_MODULES = {"cold_sts": COLD_START / "cold_sts.py", "cold_boto3": COLD_START / "cold_boto3.py"}
 
-# The driver also counts the cyclic garbage collector's full (generation 2) collections: the first one of a
-# process falls after a fixed number of younger collections, so a few thousand more objects allocated
-# on one side can add one full pass over every object (about 15 ms here) to it and not to the other.
-# With "nogc" as its second argument the driver switches the collector off before anything is imported,
-# which measures the CPU each side spends without that threshold effect.
-DRIVER = """
-import gc, importlib, json, sys, time
-if sys.argv[2:] == ["nogc"]:
+# Each cold module runs under the runtime client, as Lambda runs a handler: a wrapper module, the one
+# awslambdaric is pointed at, stamps the time and the collector's full (generation 2) collections, imports
+# the cold module, and its handler returns the phases: the import (the cold module's own imports and
+# module-level set-up), the runtime's work up to the first invocation (its ``next`` request, answered at
+# once as on-demand Lambda answers after INIT), and the first invocation. The collector's first full
+# collection, one pass over every object of the process, falls after a fixed count of younger ones, so a
+# few thousand objects more or less decide in which phase, or in which process, it lands; the runtime
+# client's own imports come before the module's, as on Lambda. With ``BENCH_COLLECTOR=off`` the wrapper
+# switches the collector off before the import, which measures the CPU each side spends without it.
+COLD_WRAPPER = """import gc
+import os
+import time
+
+if os.environ.get("BENCH_COLLECTOR") == "off":
     gc.disable()
-start = time.perf_counter()
-module = importlib.import_module(sys.argv[1])
-imported = time.perf_counter()
-result = module.handler({}, None)
-done = time.perf_counter()
-print(json.dumps({"import_ms": (imported - start) * 1e3, "invocation_ms": (done - imported) * 1e3,
-                  "total_ms": (done - start) * 1e3, "key": result, "full_collections": gc.get_stats()[2]["collections"],
-                  **module.PHASES}))
+_collections = gc.get_stats()[2]["collections"]
+_full_ms = [0.0]
+
+
+def _time_full_collections(phase, info, _began=[0.0]):
+    if info["generation"] == 2:
+        if phase == "start":
+            _began[0] = time.perf_counter()
+        else:
+            _full_ms[0] += (time.perf_counter() - _began[0]) * 1e3
+
+
+gc.callbacks.append(_time_full_collections)
+_start = time.perf_counter()
+import {module} as _module  # noqa: E402
+
+_imported = time.perf_counter()
+
+
+def handler(event, context):
+    began = time.perf_counter()
+    key = _module.handler(event, context)
+    done = time.perf_counter()
+    return {{
+        "import_ms": (_imported - _start) * 1e3,
+        "runtime_ms": (began - _imported) * 1e3,
+        "invocation_ms": (done - began) * 1e3,
+        "total_ms": (done - _start) * 1e3,
+        "full_collections": gc.get_stats()[2]["collections"] - _collections,
+        "full_collection_ms": _full_ms[0],
+        "key": key,
+        **_module.PHASES,
+    }}
 """
 
 WARM_IMPORTS = (
@@ -134,6 +166,7 @@ def write_modules(directory: Path) -> None:
         if repr(COLD_ROLE)[1:-1] not in source:
             raise RuntimeError(f"{path} must assume {COLD_ROLE}, the role the benchmark's STS knows")
         (directory / f"{name}.py").write_text(source)
+        (directory / f"runtime_{name}.py").write_text(COLD_WRAPPER.format(module=name))
 
 
 def warm(directory: Path, warm_env: dict[str, str]) -> None:
@@ -474,27 +507,27 @@ def measure_refresh(
 # -- 4. cold start against a hand-written handler ---------------------------------------------------------
 
 
+def _cold_run(api_env: dict[str, str], directory: Path, name: str, collector: str) -> dict[str, Any]:
+    with RuntimeAPI() as api:
+        request = api.invoke({})  # queued before the runtime starts: answered at its first ``next``
+        with Runtime(api, f"runtime_{name}.handler", directory, api_env, {"BENCH_COLLECTOR": collector}) as runtime:
+            try:
+                api.wait_for(lambda: request in api.responded, f"{name}: the first response")
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}\n{runtime.output()}") from exc
+            result = _response(api, request, runtime)
+    if not str(result["key"]).startswith(("ASIA", "FSIA")):
+        raise RuntimeError(f"{name}: the handler returned {result['key']!r}")
+    return result
+
+
 def measure_handwritten(moto_url: str, directory: Path, env: dict[str, str], *, rounds: int) -> dict[str, Any]:
-    env = dict(env, AWS_ENDPOINT_URL_STS=moto_url, PYTHONPATH=str(directory))
-    for name in RUNTIME_DROP:
-        env.pop(name, None)  # on-demand, the package's defaults: the prefetch does not hold the import
+    env = dict(env, AWS_ENDPOINT_URL_STS=moto_url)  # on-demand: Runtime drops every execution-model variable
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in COLD_MODULES}
     collector_off: dict[str, list[dict[str, Any]]] = {name: [] for name in COLD_MODULES}
     for index in range(rounds):
-        for name, mode in rotated([(name, mode) for name in COLD_MODULES for mode in ("gc", "nogc")], index):
-            out = subprocess.run(
-                [PYTHON, "-c", DRIVER, name, mode],
-                cwd=directory,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=120,
-            )
-            result = json.loads(out.stdout)
-            if not str(result["key"]).startswith(("ASIA", "FSIA")):
-                raise RuntimeError(f"{name}: the handler returned {result['key']!r}")
-            (runs if mode == "gc" else collector_off)[name].append(result)
+        for name, collector in rotated([(name, mode) for name in COLD_MODULES for mode in ("on", "off")], index):
+            (runs if collector == "on" else collector_off)[name].append(_cold_run(env, directory, name, collector))
 
     def series(name: str, field: str, of: dict[str, list[dict[str, Any]]] = runs) -> list[float]:
         return [run[field] for run in of[name]]
@@ -513,13 +546,16 @@ def measure_handwritten(moto_url: str, directory: Path, env: dict[str, str], *, 
         "import_ms": {name: summary(series(name, "import_ms")) for name in runs},
         "imports_ms": {name: summary(series(name, "imports_ms")) for name in runs},
         "setup_ms": {name: summary(series(name, "setup_ms")) for name in runs},
+        "runtime_ms": {name: summary(series(name, "runtime_ms")) for name in runs},
         "invocation_ms": {name: summary(series(name, "invocation_ms")) for name in runs},
         "ratio": summary(ratio),
         "full_collections": {name: summary(series(name, "full_collections")) for name in runs},
+        "full_collection_ms": {name: summary(series(name, "full_collection_ms")) for name in runs},
         "collector_off": {
             "total_ms": {name: summary(series(name, "total_ms", collector_off)) for name in runs},
             "imports_ms": {name: summary(series(name, "imports_ms", collector_off)) for name in runs},
             "setup_ms": {name: summary(series(name, "setup_ms", collector_off)) for name in runs},
+            "runtime_ms": {name: summary(series(name, "runtime_ms", collector_off)) for name in runs},
             "invocation_ms": {name: summary(series(name, "invocation_ms", collector_off)) for name in runs},
             "ratio": summary(off),
         },

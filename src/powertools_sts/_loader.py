@@ -1,21 +1,30 @@
-"""The botocore data loader of the package's sessions: botocore's, less a walk of every service's folder.
+"""The botocore data loader of the package's sessions: botocore's, less two costs of a first client.
 
 botocore's ``Loader.load_service_model`` first lists every service that has a model of the asked
 type (``list_available_services``: a directory listing and a file check for each of the 400-odd
 services of every data path), only to check that the asked service is among them and to name them
 all in ``UnknownServiceError``. The first client of a loader pays that walk twice (``service-2`` and
 ``endpoint-rule-set-1``): about 900 directory listings and 1,800 file checks, on a file system that
-is cold in a new Lambda environment (botocore's pull request #3687 proposes to drop the walk; what
-this saves in a cold start is measured in docs/benchmarks.md, section 7). This loader checks the
-asked service alone (``list_api_versions``: its own folder in each data path, what the walk checks
-for it) and leaves everything else to botocore: the model, its extras and its caches, and, for a
-service that is not there, botocore's walk and its error with every known name.
+is cold in a new Lambda environment (botocore's pull request #3687 proposes to drop the walk). This
+loader checks the asked service alone (``list_api_versions``: its own folder in each data path, what
+the walk checks for it) and leaves everything else to botocore: the model, its extras and its
+caches, and, for a service that is not there, botocore's walk and its error with every known name.
+
+Its files are decoded into plain dictionaries, not botocore's ``OrderedDict``: since Python 3.7 a
+dictionary keeps its keys' order, and the ``object_pairs_hook`` that builds an ``OrderedDict`` per
+JSON object runs Python code for every object of botocore's largest file, ``endpoints.json``, which
+every first client reads, where plain decoding stays in C. Neither botocore nor boto3 uses a method
+or a comparison that only an ``OrderedDict`` has on the data they load; tests compare the models
+this loader returns with botocore's, key order included. What the loader saves in a cold start is
+measured in docs/benchmarks.md, section 7 (``make bench``).
 
 The loader is built once per process by :func:`powertools_sts._state.botocore_loader`.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import threading
 from typing import Any
@@ -24,6 +33,21 @@ import botocore.exceptions
 import botocore.loaders
 
 __all__ = ["ServiceLoader", "create_loader"]
+
+logger = logging.getLogger("botocore.loaders")  # botocore's own "Loading JSON file" line, where users look for it
+
+
+class _DictJSONFileLoader(botocore.loaders.JSONFileLoader):
+    """Botocore's JSON file loader, decoding into plain dictionaries (see the module's docstring)."""
+
+    # botocore's _load_file, less the OrderedDict hook; .json and .json.gz stay botocore's to choose.
+    def _load_file(self, full_path: str, open_method: Any) -> Any:
+        if not os.path.isfile(full_path):
+            return None
+        with open_method(full_path, "rb") as fp:
+            payload = fp.read().decode("utf-8")
+        logger.debug("Loading JSON file: %s", full_path)
+        return json.loads(payload)
 
 
 class ServiceLoader(botocore.loaders.Loader):
@@ -35,6 +59,8 @@ class ServiceLoader(botocore.loaders.Loader):
     >>> loader.load_service_model("sts", "service-2")["metadata"]["endpointPrefix"]
     'sts'
     """
+
+    FILE_LOADER_CLASS = _DictJSONFileLoader
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

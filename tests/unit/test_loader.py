@@ -54,11 +54,16 @@ def test_botocore_s_loader_lists_every_root_for_the_same_client(listed: list[str
     assert roots <= set(listed)
 
 
+def _same(ours: object, theirs: object) -> bool:
+    """Equal, with every mapping's keys in the same order (an OrderedDict equals a dict whatever the order)."""
+    return ours == theirs and json.dumps(ours, default=str) == json.dumps(theirs, default=str)
+
+
 @pytest.mark.parametrize("service", ["sts", "s3", "dynamodb", "lambda"])
 @pytest.mark.parametrize("type_name", ["service-2", "endpoint-rule-set-1", "paginators-1"])
 def test_models_are_botocore_s(service: str, type_name: str) -> None:
     ours, theirs = _loader.create_loader(), botocore.loaders.create_loader()
-    assert ours.load_service_model(service, type_name) == theirs.load_service_model(service, type_name)
+    assert _same(ours.load_service_model(service, type_name), theirs.load_service_model(service, type_name))
     assert ours.load_service_model(service, type_name, api_version=None) is ours.load_service_model(
         service, type_name, api_version=None
     )
@@ -108,3 +113,15 @@ def test_the_package_s_sessions_share_the_loader() -> None:
     first, second = new_botocore_session(), new_botocore_session()
     assert first.get_component("data_loader") is second.get_component("data_loader") is _state.botocore_loader()
     assert isinstance(_state.botocore_loader(), _loader.ServiceLoader)
+
+
+@pytest.mark.parametrize("name", ["endpoints", "partitions", "sdk-default-configuration", "_retry"])
+def test_data_files_are_botocore_s_as_plain_dictionaries(name: str) -> None:
+    ours, theirs = _loader.create_loader().load_data(name), botocore.loaders.create_loader().load_data(name)
+    assert _same(ours, theirs)
+    assert type(ours) is dict
+    assert type(theirs) is not dict  # botocore's OrderedDict: what the package's loader does not build
+
+
+def test_a_missing_file_is_none_as_in_botocore(tmp_path: Path) -> None:
+    assert _loader.create_loader().file_loader.load_file(str(tmp_path / "absent")) is None

@@ -159,17 +159,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--output", type=Path, default=ROOT / "docs", help="directory for benchmarks.md/.png/.json (default docs/)"
     )
+    parser.add_argument(
+        "--from-results",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: write the page and the chart again from a benchmarks.json (after a change of wording)",
+    )
     args = parser.parse_args(argv)
-    started = time.perf_counter()
-    results = run(args.quick)
-    results["duration_s"] = time.perf_counter() - started
+    if args.from_results is not None:
+        results = json.loads(args.from_results.read_text())
+    else:
+        started = time.perf_counter()
+        results = run(args.quick)
+        results["duration_s"] = time.perf_counter() - started
     output: Path = args.output
     output.mkdir(parents=True, exist_ok=True)
     (output / "benchmarks.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
     _report.chart(results, output / "benchmarks.png")
     (output / "benchmarks.md").write_text(_report.page(results))
     print(_report.console(results))
-    print(f"wrote {output / 'benchmarks.md'}, benchmarks.png, benchmarks.json in {results['duration_s']:.0f} s")
+    source = f"from {args.from_results}" if args.from_results is not None else f"in {results['duration_s']:.0f} s"
+    print(f"wrote {output / 'benchmarks.md'}, benchmarks.png, benchmarks.json {source}")
     return 0
 
 

@@ -40,11 +40,11 @@ from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDE
 from botocore.config import Config
 
 from . import _clock, _state, redaction
+from .answers import credentials_from, error_from, where
 from .credentials import Credentials
 from .events import FAILED, FETCHED, SERVED_STALE, Refresh, RefreshObserver
 from .exceptions import AssumeRoleError, ConfigurationError, copy_error
 from .execution import on_managed_instances, shared_cache_from_env
-from .remedies import remedy
 from .sessions import new_botocore_session
 from .validation import cache_key_of, validate_assume_role_params, validate_max_age, validate_refresh_margin
 
@@ -717,9 +717,8 @@ class STSProvider(BaseProvider):
         elif not flight.done.wait(self.retry_budget()):
             # Never a second AssumeRole beside one in flight: the owner's own timeouts end it within
             # the budget, so a flight still running past it was lost (its thread frozen or killed).
-            where = _where(params["RoleArn"], entry)
             raise AssumeRoleError(
-                f"AssumeRole for {where} did not finish within {self.retry_budget():.0f} s (the STS client's "
+                f"AssumeRole for {where(params['RoleArn'], entry)} did not finish within {self.retry_budget():.0f} s (the STS client's "
                 "retry budget) while this caller waited for it",
                 role_arn=params["RoleArn"],
                 entry=entry,
@@ -787,7 +786,7 @@ class STSProvider(BaseProvider):
         except BaseException as exc:
             # Whatever the owner met (a bug, an interrupt), its waiters get an AssumeRoleError, not a hang.
             flight.error = AssumeRoleError(
-                f"AssumeRole for {_where(params['RoleArn'], entry)} failed: {type(exc).__name__}",
+                f"AssumeRole for {where(params['RoleArn'], entry)} failed: {type(exc).__name__}",
                 role_arn=params["RoleArn"],
                 entry=entry,
             )
@@ -1008,7 +1007,6 @@ class STSProvider(BaseProvider):
 
     def _fetch(self, params: dict[str, Any], entry: str | None) -> Credentials:
         role_arn = params["RoleArn"]
-        where = _where(role_arn, entry)
         call = dict(params)
         call.setdefault("RoleSessionName", default_role_session_name())
         del call["RoleArn"]
@@ -1017,40 +1015,25 @@ class STSProvider(BaseProvider):
         except AssumeRoleError:
             raise
         except Exception as exc:
-            # botocore puts a body it cannot parse into the exception's message: a truncated AssumeRole
-            # answer would carry the secret into this message, the chained cause and the traceback.
-            redaction.mask_exception(exc)
-            code = _error_code(exc)
-            # One line, whatever botocore quoted (a malformed body spans lines): a log line stays one record.
-            detail = " ".join((f"{code}: {_error_message(exc)}" if code else f"{type(exc).__name__}: {exc}").split())
-            fix = remedy(code, exc)
-            raise AssumeRoleError(
-                f"AssumeRole failed for {where}: {detail}" + (f" (fix: {fix})" if fix else ""),
-                role_arn=role_arn,
-                code=code,
-                entry=entry,
-            ) from exc
-        try:
-            creds = _parse(response)
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-            # OverflowError: an Expiration such as 9999-12-31T23:59:59-14:00 has no UTC datetime.
-            raise AssumeRoleError(
-                f"AssumeRole for {where} returned a response without usable Credentials ({type(exc).__name__})",
-                role_arn=role_arn,
-                entry=entry,
-            ) from exc
+            raise error_from(exc, role_arn, entry) from exc
+        creds = credentials_from(response, role_arn, entry)
         now = _clock.now()
         left = creds.expiration.timestamp() - now
         if left <= FLOOR_SECONDS:
             host = datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds")
             raise AssumeRoleError(
-                f"AssumeRole for {where} returned credentials that expire in {left:.0f} s, not more than the "
-                f"{FLOOR_SECONDS:.0f} s floor: Expiration {creds.expiration.isoformat()}, this host's clock "
-                f"{host} (is the clock of this host wrong?)",
+                f"AssumeRole for {where(role_arn, entry)} returned credentials that expire in {left:.0f} s, not "
+                f"more than the {FLOOR_SECONDS:.0f} s floor: Expiration {creds.expiration.isoformat()}, this "
+                f"host's clock {host} (is the clock of this host wrong?)",
                 role_arn=role_arn,
                 entry=entry,
             )
-        logger.debug("Assumed %s as %s, expiring at %s", where, creds.access_key_id, creds.expiration.isoformat())
+        logger.debug(
+            "Assumed %s as %s, expiring at %s",
+            where(role_arn, entry),
+            creds.access_key_id,
+            creds.expiration.isoformat(),
+        )
         return creds
 
 
@@ -1058,44 +1041,6 @@ def _shared_backoff(error: AssumeRoleError | None) -> bool:
     # The shared cache's back-off: another process of the environment failed moments ago, and this one
     # made no call. Checked by name: the shared cache module is imported only where it is on.
     return type(error).__name__ == "SharedBackoffError"
-
-
-def _where(role_arn: str, entry: str | None) -> str:
-    return f"entry {entry!r} (role {role_arn})" if entry is not None else f"role {role_arn}"
-
-
-def _error_code(exc: BaseException) -> str | None:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        return str(code) if code else None
-    return None
-
-
-def _error_message(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    message = response.get("Error", {}).get("Message") if isinstance(response, dict) else None
-    return str(message or exc)
-
-
-def _parse(response: dict[str, Any]) -> Credentials:
-    raw = response["Credentials"]
-    expiration = raw["Expiration"]
-    if not isinstance(expiration, datetime):
-        raise TypeError("Expiration is not a datetime")
-    # botocore answers with the host's local timezone; the cache compares aware UTC only.
-    expiration = expiration.astimezone(timezone.utc) if expiration.tzinfo else expiration.replace(tzinfo=timezone.utc)
-    for field in ("AccessKeyId", "SecretAccessKey", "SessionToken"):
-        if not isinstance(raw[field], str) or not raw[field]:
-            raise ValueError(f"{field} is empty")
-    user = response.get("AssumedRoleUser")
-    return Credentials(
-        access_key_id=raw["AccessKeyId"],
-        secret_access_key=raw["SecretAccessKey"],
-        session_token=raw["SessionToken"],
-        expiration=expiration,
-        assumed_role_arn=user.get("Arn") if isinstance(user, dict) else None,
-    )
 
 
 def assume_role(

@@ -45,6 +45,7 @@ from .credentials import Credentials
 from .events import FAILED, FETCHED, SERVED_STALE, Refresh, RefreshObserver
 from .exceptions import AssumeRoleError, ConfigurationError, copy_error
 from .execution import on_managed_instances, shared_cache_from_env
+from .freshness import BACKOFF_SECONDS, FLOOR_SECONDS, JITTER_FRACTION, CachedEntry, Flight
 from .sessions import new_botocore_session
 from .validation import cache_key_of, validate_assume_role_params, validate_max_age, validate_refresh_margin
 
@@ -67,78 +68,12 @@ logger = logging.getLogger("powertools_sts")
 # Before any STS call can be logged: botocore logs response bodies, secrets included, at DEBUG.
 redaction.install()
 
-#: Credentials with less than this many seconds left are never handed out.
-FLOOR_SECONDS = 60.0
-#: After a failed refresh inside the refresh window, no new attempt for this many seconds.
-BACKOFF_SECONDS = 5.0
-#: Each entry's margin is raised by a random 0..25% of ``refresh_margin``, so that containers
-#: started together do not refresh in the same second (300 s spreads refreshes over 75 s).
-JITTER_FRACTION = 0.25
 # Entries past the floor are swept out at most this often (on the fetch path, never on a cache hit).
 _SWEEP_SECONDS = 60.0
 
 # Key of an entry: (namespace, signer, canonical parameters). The namespace is the decorator's
 # cache_key (None for direct use); the signer says who signs the call (None: this provider's client).
 _Key = tuple[Any, ...]
-
-
-class _Entry:
-    """Credentials in the cache, with the times that decide how they may be served."""
-
-    __slots__ = ("credentials", "expires_at", "fetched_at", "floor_at", "refresh_at", "retry_at", "sequence")
-
-    def __init__(self, credentials: Credentials, fetched_at: float, margin: float, sequence: int) -> None:
-        self.credentials = credentials
-        self.sequence = sequence
-        self.fetched_at = fetched_at
-        self.expires_at = credentials.expiration.timestamp()
-        lifetime = self.expires_at - fetched_at
-        # Never more than half the lifetime (botocore's 15-minute window makes 900 s credentials
-        # expire on arrival), never less than the floor (fresh must end before the floor).
-        self.refresh_at = self.expires_at - max(min(margin, lifetime / 2), FLOOR_SECONDS)
-        self.floor_at = self.expires_at - FLOOR_SECONDS
-        self.retry_at = 0.0
-
-    def fresh_until(self, max_age: float | None) -> float:
-        if max_age is None:
-            return self.refresh_at
-        return min(self.refresh_at, self.fetched_at + max_age)
-
-
-class _Flight:
-    """One AssumeRole in flight for an entry; callers who need its outcome wait on it.
-
-    It always ends with ``credentials`` or ``error`` set, then ``done``: whatever the owner met, the
-    waiters get credentials or an ``AssumeRoleError``.
-    """
-
-    __slots__ = (
-        "background",
-        "credentials",
-        "done",
-        "error",
-        "generation",
-        "observer",
-        "reached_sts",
-        "sequence",
-        "warn_stale",
-    )
-
-    def __init__(
-        self, background: bool, generation: int, sequence: int, observer: RefreshObserver | None = None
-    ) -> None:
-        self.background = background
-        self.observer = observer
-        # False when another process's credentials (or its shared back-off) answered: no STS call to report.
-        self.reached_sts = True
-        self.generation = generation
-        # Fetches are ordered by when they started, not by clock or expiry: a slower, older fetch
-        # never replaces a newer one, and a clock stepped back does not keep a stale entry alive.
-        self.sequence = sequence
-        self.warn_stale = False
-        self.done = threading.Event()
-        self.credentials: Credentials | None = None
-        self.error: AssumeRoleError | None = None
 
 
 def default_role_session_name() -> str:
@@ -257,8 +192,8 @@ class STSProvider(BaseProvider):
         self._client: STSClient | None = boto3_client
         self._client_lock = threading.Lock()
         self._guard = threading.Lock()
-        self._entries: OrderedDict[_Key, _Entry] = OrderedDict()
-        self._flights: dict[_Key, _Flight] = {}
+        self._entries: OrderedDict[_Key, CachedEntry] = OrderedDict()
+        self._flights: dict[_Key, Flight] = {}
         self._sequence = itertools.count(1)
         # A reset starts a new generation: a flight of an older one lands without storing.
         self._generation = 0
@@ -574,7 +509,7 @@ class STSProvider(BaseProvider):
         margin = self.refresh_margin * (1 + JITTER_FRACTION * random.random())  # noqa: S311
         with self._guard:
             # A newer sequence than any fetch in flight: such a fetch, landing later, does not replace them.
-            entry = _Entry(value, now, margin, next(self._sequence))
+            entry = CachedEntry(value, now, margin, next(self._sequence))
             if seconds is not None:
                 entry.refresh_at = min(entry.refresh_at, now + seconds)
             self._entries[entry_key] = entry
@@ -709,7 +644,7 @@ class STSProvider(BaseProvider):
                 return cached.credentials, (now if flight is not None else min(cached.retry_at, cached.floor_at))
             owner = flight is None
             if flight is None:
-                flight = _Flight(background, self._generation, next(self._sequence), observer)
+                flight = Flight(background, self._generation, next(self._sequence), observer)
                 if caching:
                     self._flights[key] = flight
         if owner:
@@ -733,7 +668,7 @@ class STSProvider(BaseProvider):
         params: dict[str, Any],
         max_age: float | None,
         force_fetch: bool,
-        flight: _Flight,
+        flight: Flight,
         owner: bool,
     ) -> tuple[Credentials, float]:
         """Give one caller of a landed flight its credentials, still-valid ones, or an error."""
@@ -769,7 +704,7 @@ class STSProvider(BaseProvider):
         key: _Key,
         params: dict[str, Any],
         max_age: float | None,
-        flight: _Flight,
+        flight: Flight,
         entry: str | None,
         newer_than: float = float("-inf"),
     ) -> None:
@@ -808,7 +743,7 @@ class STSProvider(BaseProvider):
             flight.done.set()
 
     @staticmethod
-    def _report(flight: _Flight, role_arn: str, entry: str | None, latency: float, stale: _Entry | None) -> None:
+    def _report(flight: Flight, role_arn: str, entry: str | None, latency: float, stale: CachedEntry | None) -> None:
         """Tell the flight's observer how its AssumeRole went (never fails the flight)."""
         now = _clock.now()
         if flight.credentials is not None:
@@ -823,10 +758,10 @@ class STSProvider(BaseProvider):
         except Exception:  # an observer's bug must not fail a fetch
             logger.exception("An observer of %s failed", role_arn)
 
-    def _store(self, key: _Key, creds: Credentials, started: float, flight: _Flight) -> _Entry | None:
+    def _store(self, key: _Key, creds: Credentials, started: float, flight: Flight) -> CachedEntry | None:
         """Store a fetch's credentials unless a reset or a newer fetch came first; return the new entry."""
         margin = self.refresh_margin * (1 + JITTER_FRACTION * random.random())  # noqa: S311
-        new: _Entry | None = _Entry(creds, started, margin, flight.sequence)
+        new: CachedEntry | None = CachedEntry(creds, started, margin, flight.sequence)
         with self._guard:
             if flight.generation != self._generation:
                 return None  # fetched before a reset: handed to its callers, never kept
@@ -852,7 +787,7 @@ class STSProvider(BaseProvider):
         key: _Key,
         params: dict[str, Any],
         entry: str | None,
-        stored: _Entry,
+        stored: CachedEntry,
         delay: float | None = None,
         observer: RefreshObserver | None = None,
     ) -> None:
@@ -877,7 +812,7 @@ class STSProvider(BaseProvider):
             cached = self._entries.get(key)
             if cached is None or cached.sequence != sequence or key in self._flights:
                 return  # refreshed, reset or evicted meanwhile, or a caller is refreshing it now
-            flight = _Flight(True, self._generation, next(self._sequence), observer)
+            flight = Flight(True, self._generation, next(self._sequence), observer)
             self._flights[key] = flight
         # Callers keep the still-fresh credentials meanwhile; a success stores and schedules the next one.
         # Credentials that another process stored after ours are taken; ours, still fresh, are not.
@@ -918,7 +853,7 @@ class STSProvider(BaseProvider):
             return (
                 creds.access_key_id != refused
                 and fetched_at > newer_than
-                and _clock.now() < _Entry(creds, fetched_at, margin, 0).refresh_at
+                and _clock.now() < CachedEntry(creds, fetched_at, margin, 0).refresh_at
             )
 
         creds, fetched_at, here = shared.fetch(

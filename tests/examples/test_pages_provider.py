@@ -15,7 +15,7 @@ import pytest
 from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
 
 from powertools_sts import Credentials, STSProvider
-from powertools_sts.provider import FLOOR_SECONDS, JITTER_FRACTION, _Entry
+from powertools_sts.freshness import FLOOR_SECONDS, JITTER_FRACTION, CachedEntry
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS_ROLE = "arn:aws:iam::111122223333:role/reports"
@@ -101,7 +101,7 @@ def test_the_refresh_margin_formula_is_the_codes(refresh_margin, u, duration):
     fetched_at = 1_800_000_000.0
     expiration = datetime.fromtimestamp(fetched_at, timezone.utc) + timedelta(seconds=duration)
     credentials = Credentials("ASIAEXAMPLE", "secret", "token", expiration, REPORTS_ROLE)
-    entry = _Entry(credentials, fetched_at, refresh_margin * (1 + JITTER_FRACTION * u), 0)
+    entry = CachedEntry(credentials, fetched_at, refresh_margin * (1 + JITTER_FRACTION * u), 0)
 
     variables = {"refresh_margin": refresh_margin, "u": u, "lifetime": duration}
     page = eval(formula(), {"max": max, "min": min}, variables)  # the page's own formula

@@ -34,7 +34,7 @@ from powertools_sts import (
     assume_role,
     clear_caches,
 )
-from powertools_sts import provider as provider_module
+from powertools_sts.freshness import Flight
 from powertools_sts.provider import BACKOFF_SECONDS, FLOOR_SECONDS, JITTER_FRACTION, default_role_session_name
 from powertools_sts.remedies import remedy
 from powertools_sts.validation import cache_key_of
@@ -1125,7 +1125,7 @@ def test_a_fetch_left_in_flight_is_waited_on_for_the_retry_budget_and_never_doub
     config = Config(read_timeout=0.05, connect_timeout=0.05, retries={"total_max_attempts": 1})
     provider = STSProvider(boto3_client=boto3.client("sts", region_name="us-east-1", config=config))
     assert provider.retry_budget() == pytest.approx(1.1)
-    stuck = provider_module._Flight(False, provider._generation, 0)
+    stuck = Flight(False, provider._generation, 0)
     key = (None, None, cache_key_of({"RoleArn": ROLE}))
     provider._flights[key] = stuck
     with pytest.raises(AssumeRoleError, match="did not finish within 1 s"):

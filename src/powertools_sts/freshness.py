@@ -11,12 +11,8 @@ in flight for an entry, which the callers who need its outcome wait on. The prov
 
 Example
 -------
->>> from datetime import datetime, timezone
->>> from powertools_sts import Credentials
->>> creds = Credentials("ASIAEXAMPLE", "secret", "token", datetime(2030, 1, 1, tzinfo=timezone.utc))
->>> entry = CachedEntry(creds, fetched_at=creds.expiration.timestamp() - 3600, margin=300, sequence=0)
->>> entry.expires_at - entry.refresh_at, entry.expires_at - entry.floor_at
-(300.0, 60.0)
+>>> FLOOR_SECONDS, BACKOFF_SECONDS, JITTER_FRACTION
+(60.0, 5.0, 0.25)
 """
 
 from __future__ import annotations

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import json
-import logging
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
@@ -17,44 +12,17 @@ from typing import Any
 import boto3
 import pytest
 
+from .helpers import LambdaContext, client_as, import_file, process_wiring_restored
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 REPORTS_ROLE = "arn:aws:iam::111122223333:role/reports"
 AUDIT_ROLE = "arn:aws:iam::444455556666:role/audit"
 CONFIG_ROLE = "arn:aws:iam::444455556666:role/config-reader"
-_loaded = itertools.count()
 
 
 def load(name: str) -> ModuleType:
     """Import examples/<name>.py from its path, afresh: its sts layers are applied (and prefetch) now."""
-    path = EXAMPLES / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"example_{name}_{next(_loaded)}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of the Lambda context that Powertools' Logger reads."""
-
-    function_name: str = "orders"
-    memory_limit_in_mb: int = 128
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:orders"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-
-def client_as(moto_sts: Any, role_arn: str, service: str) -> Any:
-    """A client signed as ``role_arn`` (moto puts its resources in that role's account), built without the package."""
-    creds = boto3.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="test-setup")["Credentials"]
-    return boto3.client(
-        service,
-        endpoint_url=moto_sts.url,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
+    return import_file(EXAMPLES / f"{name}.py")
 
 
 @pytest.fixture(autouse=True)
@@ -65,20 +33,8 @@ def example_env(moto_sts: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "orders")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "examples")
-    from aws_lambda_powertools import Tracer
-    from aws_xray_sdk import global_sdk_config
-
-    enabled = global_sdk_config.sdk_enabled()
-    # copy_config_to_registered_loggers (examples/logger_tracer.py) rewires the package's logger.
-    package_logger = logging.getLogger("powertools_sts")
-    wiring = (package_logger.level, package_logger.propagate, list(package_logger.handlers))
-    yield
-    # A disabled Tracer switches the X-Ray SDK off for the whole process: give the next tests theirs back.
-    global_sdk_config.set_sdk_enabled(enabled)
-    Tracer._reset_config()
-    package_logger.setLevel(wiring[0])
-    package_logger.propagate = wiring[1]
-    package_logger.handlers = wiring[2]
+    with process_wiring_restored():
+        yield
 
 
 def test_quick_start(moto_sts, monkeypatch):

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import json
 import logging
 import shlex
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -20,7 +16,7 @@ from cfnlint.decode import decode
 
 from powertools_sts import ConfigurationError, get_credentials
 
-from .test_examples import client_as
+from .helpers import LambdaContext, client_as, import_file, package_calls, process_wiring_restored
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS_ROLE = "arn:aws:iam::111122223333:role/reports"
@@ -33,31 +29,6 @@ METRICS = Path("examples/decorator/metrics.py")
 COMBINING = Path("examples/decorator/combining.py")
 DEPLOY_ALARM = Path("docs/snippets/decorator/deploy_alarm.sh")
 QUICK_START = Path("examples/quick_start.py")
-_loaded = itertools.count()
-
-
-def load(path: Path, name: str | None = None) -> ModuleType:
-    """Import the example at ``path`` afresh (its sts layers are applied now), as module ``name``."""
-    spec = importlib.util.spec_from_file_location(name or f"page_example_{next(_loaded)}", ROOT / path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class Context:
-    """What Logger and Idempotency read of the Lambda context."""
-
-    function_name = "orders"
-    memory_limit_in_mb = 128
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:orders"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
 
 
 @pytest.fixture(autouse=True)
@@ -66,23 +37,8 @@ def page_env(moto_sts: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", moto_sts.url)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "orders")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    from aws_lambda_powertools import Tracer
-    from aws_xray_sdk import global_sdk_config
-
-    enabled = global_sdk_config.sdk_enabled()
-    package_logger = logging.getLogger("powertools_sts")
-    wiring = (package_logger.level, package_logger.propagate, list(package_logger.handlers))
-    yield
-    global_sdk_config.set_sdk_enabled(enabled)
-    Tracer._reset_config()
-    package_logger.setLevel(wiring[0])
-    package_logger.propagate = wiring[1]
-    package_logger.handlers = wiring[2]
-
-
-def package_calls(moto_sts: Any) -> int:
-    """AssumeRole requests the package made (the tests' own setup calls are left out)."""
-    return sum(b"RoleSessionName=test-setup" not in body for body in moto_sts.calls)
+    with process_wiring_restored():
+        yield
 
 
 def fresh_logger(monkeypatch: pytest.MonkeyPatch, service: str) -> None:
@@ -118,7 +74,7 @@ def test_the_environment_block_is_what_the_quick_start_and_the_sam_template_use(
         monkeypatch.setenv(name, value)
     client_as(moto_sts, REPORTS_ROLE, "s3").create_bucket(Bucket=environment["REPORTS_BUCKET"])
 
-    result = load(QUICK_START).handler({"n": 1}, Context())
+    result = import_file(QUICK_START).handler({"n": 1}, LambdaContext())
 
     assert result["bucket"] == environment["REPORTS_BUCKET"]
     assert environment["REPORTS_ROLE_ARN"] == REPORTS_ROLE
@@ -126,9 +82,9 @@ def test_the_environment_block_is_what_the_quick_start_and_the_sam_template_use(
 
 
 def test_an_unknown_name_raises_the_message_of_the_page(moto_sts):
-    app = load(UNKNOWN_NAME, "app")
+    app = import_file(UNKNOWN_NAME, "app")
     with pytest.raises(ConfigurationError) as raised:
-        app.handler({}, Context())
+        app.handler({}, LambdaContext())
 
     message = f"{type(raised.value).__name__}: {raised.value}\n"
     assert message == (ROOT / UNKNOWN_NAME_MESSAGE).read_text()
@@ -136,9 +92,9 @@ def test_an_unknown_name_raises_the_message_of_the_page(moto_sts):
 
 def test_invalidate_example_lists_buckets_and_invalidate_makes_the_next_read_fetch(moto_sts):
     client_as(moto_sts, REPORTS_ROLE, "s3").create_bucket(Bucket="reports-bucket")
-    example = load(INVALIDATE)
+    example = import_file(INVALIDATE)
 
-    assert example.handler({}, Context()) == {"buckets": ["reports-bucket"]}
+    assert example.handler({}, LambdaContext()) == {"buckets": ["reports-bucket"]}
     assert package_calls(moto_sts) == 1
 
     seen = []
@@ -149,7 +105,7 @@ def test_invalidate_example_lists_buckets_and_invalidate_makes_the_next_read_fet
         example.invalidate("reports", access_key_id=creds.access_key_id)
         seen.extend([creds.access_key_id, get_credentials("reports").access_key_id])
 
-    invalidating({}, Context())
+    invalidating({}, LambdaContext())
     assert seen[0] != seen[1]  # the read after invalidate fetched new credentials
 
 
@@ -157,10 +113,10 @@ def test_metrics_example_flushes_the_assume_role_metrics(moto_sts, monkeypatch, 
     monkeypatch.setenv("REPORTS_ROLE_ARN", REPORTS_ROLE)
     monkeypatch.setenv("REPORTS_BUCKET", "reports-bucket")
     client_as(moto_sts, REPORTS_ROLE, "s3").create_bucket(Bucket="reports-bucket")
-    example = load(METRICS)
+    example = import_file(METRICS)
     capsys.readouterr()
 
-    assert example.handler({}, Context()) == {"stored": "k"}
+    assert example.handler({}, LambdaContext()) == {"stored": "k"}
 
     (blob,) = emf_blobs(capsys.readouterr().out)
     assert blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Reports"
@@ -180,11 +136,11 @@ def test_the_deploy_command_names_the_alarm_template_and_its_parameters():
     assert overrides == {name: spec["Default"] for name, spec in decoded["Parameters"].items()}
 
 
-def test_combining_powertools_utilities(moto_sts, monkeypatch, capsys):
-    fresh_logger(monkeypatch, "reports")
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", "idempotency")
+def combining_resources(moto_sts: Any, monkeypatch: pytest.MonkeyPatch, table: str) -> Any:
+    """What examples/decorator/combining.py reads and writes: its idempotency table, parameter and bucket."""
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", table)
     boto3.client("dynamodb").create_table(
-        TableName="idempotency",
+        TableName=table,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
@@ -194,12 +150,18 @@ def test_combining_powertools_utilities(moto_sts, monkeypatch, capsys):
     )
     s3 = client_as(moto_sts, REPORTS_ROLE, "s3")
     s3.create_bucket(Bucket="reports-bucket")
-    example = load(COMBINING)
+    return s3
+
+
+def test_combining_powertools_utilities(moto_sts, monkeypatch, capsys):
+    fresh_logger(monkeypatch, "reports")
+    s3 = combining_resources(moto_sts, monkeypatch, "idempotency")
+    example = import_file(COMBINING)
     capsys.readouterr()
 
-    first = example.handler({"order_id": "o-1"}, Context())
+    first = example.handler({"order_id": "o-1"}, LambdaContext())
     out = capsys.readouterr().out
-    again = example.handler({"order_id": "o-1"}, Context())  # the same event: answered by Idempotency
+    again = example.handler({"order_id": "o-1"}, LambdaContext())  # the same event: answered by Idempotency
     assert "Report stored" not in capsys.readouterr().out  # the handler did not run again
 
     assert first == again == {"bucket": "reports-bucket", "key": "reports/o-1.json"}
@@ -216,43 +178,33 @@ def test_combining_a_repeated_event_is_answered_while_sts_is_unreachable(moto_st
     import powertools_sts
     from powertools_sts import AssumeRoleError
 
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", "idempotency-unreachable")
-    boto3.client("dynamodb").create_table(
-        TableName="idempotency-unreachable",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client_as(moto_sts, CONFIG_ROLE, "ssm").put_parameter(
-        Name="/shared/reports/bucket", Value="reports-bucket", Type="String"
-    )
-    client_as(moto_sts, REPORTS_ROLE, "s3").create_bucket(Bucket="reports-bucket")
-    example = load(COMBINING)
-    first = example.handler({"order_id": "o-2"}, Context())
+    combining_resources(moto_sts, monkeypatch, "idempotency-unreachable")
+    example = import_file(COMBINING)
+    first = example.handler({"order_id": "o-2"}, LambdaContext())
 
     # Every credential dropped, and STS out of reach (nothing listens on port 9 of loopback).
     powertools_sts.clear_caches()
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
 
-    assert example.handler({"order_id": "o-2"}, Context()) == first  # from the idempotency store
+    assert example.handler({"order_id": "o-2"}, LambdaContext()) == first  # from the idempotency store
     with pytest.raises(AssumeRoleError):
-        example.handler({"order_id": "o-3"}, Context())  # a new event needs the sts step, and STS
+        example.handler({"order_id": "o-3"}, LambdaContext())  # a new event needs the sts step, and STS
 
 
 def test_two_accounts_example(moto_sts):
-    example = load(Path("examples/two_accounts.py"))
+    example = import_file(Path("examples/two_accounts.py"))
 
-    result = example.handler({}, Context())
+    result = example.handler({}, LambdaContext())
 
     assert (result["reports_account"], result["audit_account"]) == ("111122223333", "444455556666")
     assert package_calls(moto_sts) == 2  # one per entry
 
 
 def test_role_chaining_example(moto_sts):
-    example = load(Path("examples/role_chaining.py"))
+    example = import_file(Path("examples/role_chaining.py"))
 
-    result = example.handler({}, Context())
-    example.handler({}, Context())
+    result = example.handler({}, LambdaContext())
+    example.handler({}, LambdaContext())
 
     assert result["account"] == "444455556666"
     assert package_calls(moto_sts) == 2  # the hub, then the workload role signed by the hub
@@ -264,7 +216,7 @@ def test_logger_tracer_example(moto_sts):
     s3 = client_as(moto_sts, REPORTS_ROLE, "s3")
     s3.create_bucket(Bucket="example-reports-bucket")
     s3.put_object(Bucket="example-reports-bucket", Key="reports/a.json", Body=b"{}")
-    example = load(Path("examples/logger_tracer.py"))
+    example = import_file(Path("examples/logger_tracer.py"))
 
-    assert example.handler({"prefix": "reports/"}, Context()) == {"keys": ["reports/a.json"]}
+    assert example.handler({"prefix": "reports/"}, LambdaContext()) == {"keys": ["reports/a.json"]}
     assert package_calls(moto_sts) == 1

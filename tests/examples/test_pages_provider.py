@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import boto3
 import pytest
@@ -17,6 +13,8 @@ from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
 from powertools_sts import Credentials, STSProvider
 from powertools_sts.freshness import FLOOR_SECONDS, JITTER_FRACTION, CachedEntry
 
+from .helpers import import_file, package_calls
+
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS_ROLE = "arn:aws:iam::111122223333:role/reports"
 CONFIG_ROLE = "arn:aws:iam::444455556666:role/config-reader"
@@ -24,21 +22,6 @@ SSM_CROSS_ACCOUNT = Path("examples/ssm_cross_account.py")
 DEFAULT_PROVIDER = Path("examples/provider/default_provider.py")
 INVALIDATE = Path("examples/provider/invalidate.py")
 REFRESH_MARGIN = Path("docs/snippets/provider/refresh_margin.txt")
-_loaded = itertools.count()
-
-
-def load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"provider_page_{next(_loaded)}", ROOT / path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def package_calls(moto_sts: Any) -> int:
-    """AssumeRole requests the package made (the tests' own setup calls are left out)."""
-    return sum(b"RoleSessionName=test-setup" not in body for body in moto_sts.calls)
 
 
 def test_ssm_parameters_of_another_account_through_an_ssm_provider(moto_sts, monkeypatch):
@@ -51,7 +34,7 @@ def test_ssm_parameters_of_another_account_through_an_ssm_provider(moto_sts, mon
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],
     ).put_parameter(Name="/shared/orders/table-name", Value="orders-prod", Type="String")
-    example = load(SSM_CROSS_ACCOUNT)
+    example = import_file(SSM_CROSS_ACCOUNT)
 
     assert example.handler_with_parameters({}, None) == {"table": "orders-prod"}
     provider = example.config_parameters()
@@ -65,7 +48,7 @@ def test_ssm_parameters_of_another_account_through_an_ssm_provider(moto_sts, mon
 
 
 def test_seeding_the_default_provider(moto_sts):
-    example = load(DEFAULT_PROVIDER)
+    example = import_file(DEFAULT_PROVIDER)
     credentials = STSProvider().get(REPORTS_ROLE)
     assert package_calls(moto_sts) == 1
 
@@ -75,7 +58,7 @@ def test_seeding_the_default_provider(moto_sts):
 
 
 def test_invalidate_replaces_the_refused_credentials(moto_sts):
-    example = load(INVALIDATE)
+    example = import_file(INVALIDATE)
 
     refused, replaced = example.replace_refused_credentials()
 
@@ -109,7 +92,7 @@ def test_the_refresh_margin_formula_is_the_codes(refresh_margin, u, duration):
 
 
 def test_provider_direct_example(moto_sts):
-    example = load(Path("examples/provider_direct.py"))
+    example = import_file(Path("examples/provider_direct.py"))
 
     summary = example.main()
 

@@ -20,7 +20,7 @@ from typing import Any
 from ..integration.conftest import XRayDaemon
 from ..integration.test_xray import ROOT as TRACE_ROOT
 from ..integration.test_xray import named, run_app
-from .test_examples import client_as
+from .helpers import client_as
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS_ROLE = "arn:aws:iam::111122223333:role/reports"

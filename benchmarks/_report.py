@@ -1243,7 +1243,9 @@ def page(results: dict[str, Any]) -> str:
     parts.append(
         "## Reproducing\n\n`make bench` runs every measurement (a few minutes) and rewrites this page, "
         "`benchmarks.png` and `benchmarks.json`; `make bench-quick` (in CI) runs each briefly into a temporary "
-        "directory so that the benchmark cannot rot. The code is in `benchmarks/` at the root of the repository."
+        "directory so that the benchmark cannot rot; `.venv/bin/python benchmarks/run.py --from-results "
+        "docs/benchmarks.json` writes the page and the chart again from recorded results, measuring nothing. The "
+        "code is in `benchmarks/` at the root of the repository."
     )
     return "\n\n".join(parts) + "\n"
 

@@ -1,27 +1,19 @@
-"""Everything that belongs to the process rather than to an object, with one reset and one fork hook.
+"""What belongs to the process rather than to an object, with one reset and one fork hook.
 
-The rest of the package keeps its state on instances (a provider's entries and flights, a layer's
-slots, an entry's sessions and clients). What cannot live on an instance lives here: the registries
-that find those instances, the providers that layers with one signing configuration share, the name
-registry of the ``sts`` entries, the code objects that mark an invocation inside a layer, the botocore
-data loader, the session-name suffix and the SnapStart hook flag. The default provider of
-``assume_role`` is the one exception: it lives where Powertools keeps its own helpers' providers,
-``DEFAULT_PROVIDERS["sts"]``, so that Powertools' ``parameters.clear_caches()`` drops it and a user
-can inject one; :func:`reset` drops it too.
+Everything else keeps its state on instances (a provider's cache, a layer's entries, an entry's
+sessions). What cannot live on an instance lives here: the registries that find those instances,
+the providers that layers with one signing configuration share, the entry names, the invocation's
+layers (a ``ContextVar``), the threads of :mod:`powertools_sts.background`, the botocore loader and
+the session-name suffix. The default provider of ``assume_role`` lives where Powertools keeps its
+own, ``DEFAULT_PROVIDERS["sts"]``, so that ``parameters.clear_caches()`` drops it.
 
-This module is the ground floor: it imports nothing of the package at run time. Instances register
-themselves here (:func:`register`) and are reached through the small :class:`Resettable` protocol,
-never the reverse, so no import circle can form.
+This module imports nothing of the package: objects register here (:func:`register`) and are reached
+through the :class:`Resettable` protocol, so no import circle can form.
 
-Two events change the process under the package's feet, and each has one entry point:
-
-- :func:`reset` (what ``clear_caches()`` calls): every registered object forgets its credentials,
-  sessions, clients and STS clients, and a fetch still in flight is discarded when it lands.
-- :func:`after_fork_in_child` (registered with ``os.register_at_fork``): in a child process only the
-  forking thread exists, so every lock another thread might have held is replaced, in-flight fetches
-  are forgotten (their owners are not in the child), and STS clients, sessions and clients, whose
-  sockets belong to the parent, are rebuilt on first use. Credentials still fresh by the clock are
-  kept: they are as valid in the child as in the parent.
+Example
+-------
+>>> invocation.get()
+()
 """
 
 from __future__ import annotations
@@ -30,9 +22,8 @@ import os
 import secrets
 import threading
 import weakref
-from collections.abc import Callable
-from concurrent.futures import Future
-from typing import Any, Protocol, TypeVar
+from contextvars import ContextVar
+from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 
@@ -41,7 +32,7 @@ __all__ = [
     "Resettable",
     "after_fork_in_child",
     "botocore_loader",
-    "layer_codes",
+    "invocation",
     "lock",
     "names",
     "register",
@@ -49,11 +40,12 @@ __all__ = [
     "session_suffix",
     "shared_providers",
     "snap_start_hooked",
-    "start_worker",
+    "stopping",
+    "stubbed",
+    "tasks",
     "unique_names",
+    "warned",
 ]
-
-T = TypeVar("T")
 
 
 class Resettable(Protocol):
@@ -69,23 +61,25 @@ class Resettable(Protocol):
 #: Guards the registries of this module. Re-entrant: a registration may happen inside a look-up.
 lock = threading.RLock()
 _registered: weakref.WeakSet[Any] = weakref.WeakSet()
-
-#: Providers shared by the layers of one signing configuration, keyed by that configuration. Weak
-#: values: a provider lives as long as a layer uses it, and its key's identities (a session, a client,
-#: a hub slot) are kept alive by the provider itself, so an id in a key is never reused while it is here.
+#: The sts layers around the running invocation, innermost first; set by each layer for its handler.
+#: A ContextVar follows the invocation into threads and branches that run in a copy of its context.
+invocation: ContextVar[tuple[Any, ...]] = ContextVar("powertools_sts_invocation", default=())
+#: Providers shared by the layers of one signing configuration (weak values: they live with their layers).
 shared_providers: weakref.WeakValueDictionary[tuple[Any, ...], Any] = weakref.WeakValueDictionary()
-#: Entry name to the live slots (one per layer entry) that bear it.
+#: Entry name to the live entries that bear it, and the memo of a name's only bearer.
 names: dict[str, weakref.WeakSet[Any]] = {}
-#: Entry name to its only bearer, memoised by the resolution outside an invocation.
 unique_names: dict[str, weakref.ref[Any]] = {}
-#: id of each applied layer's middleware code object to a weak reference to the layer: a frame running
-#: that code is an invocation inside that layer (see names.py). Entries go with their layers.
-layer_codes: dict[int, weakref.ref[Any]] = {}
-#: The key of ``assume_role``'s provider in Powertools' ``DEFAULT_PROVIDERS``, beside "ssm", "secrets"...
+#: The background threads alive (background.py), and the event that asks them to stop.
+tasks: set[threading.Thread] = set()
+stopping = threading.Event()
+#: Keys of the one-time warnings already logged by this process.
+warned: set[str] = set()
+#: While the testing stub answers STS, nothing is read from or written to the /tmp shared cache.
+stubbed = False
+#: The key of ``assume_role``'s provider in Powertools' ``DEFAULT_PROVIDERS``.
 DEFAULT_PROVIDER_KEY = "sts"
 #: The random suffix of this process's default RoleSessionName (drawn again in a forked child).
 session_suffix: str = ""
-#: Whether the SnapStart after-restore hook was registered in this process.
 snap_start_hooked = False
 _loader: Any = None
 
@@ -107,12 +101,7 @@ def register(obj: Resettable) -> None:
 
 
 def botocore_loader() -> Any:
-    """Return the botocore data loader that every session this package makes shares.
-
-    A new botocore session re-reads and re-parses the service models and endpoint rules (about 100 ms
-    for the first client); one shared loader, which only reads packaged JSON files and caches them,
-    makes each further session's first client about four times cheaper at cold start. It holds no
-    socket and no lock, so it survives a reset and a fork.
+    """Return the botocore data loader of the package's own STS clients and of validation.
 
     Example
     -------
@@ -125,52 +114,12 @@ def botocore_loader() -> Any:
             if _loader is None:
                 from ._loader import create_loader
 
-                # What a botocore session builds for itself (AWS_DATA_PATH included), without building a
-                # session (about 7 ms of cold start) only to take its loader; see _loader for what differs.
                 _loader = create_loader(os.environ.get("AWS_DATA_PATH"))
     return _loader
 
 
-def start_worker(function: Callable[[], T], name: str = "powertools-sts") -> Future[T]:
-    """Run ``function`` on a new daemon thread; return its future.
-
-    A thread per task, not a bounded pool: a fetch never queues behind another entry's or another
-    layer's hung fetch (how long a fetch may take is bounded by its STS client's retry budget), a
-    daemon thread never delays the interpreter's exit, and there is no pool that a fork could leave
-    believing it has idle workers. Tasks are AssumeRole calls (a prefetch, a refresh of several due
-    entries), so a thread start (tens of microseconds) is small beside them.
-
-    Example
-    -------
-    >>> start_worker(lambda: 42).result()
-    42
-    """
-    future: Future[T] = Future()
-
-    def run() -> None:
-        if not future.set_running_or_notify_cancel():  # pragma: no cover - nobody cancels these
-            return
-        try:
-            future.set_result(function())
-        except BaseException as exc:  # handed to whoever waits on the future
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name=name, daemon=True).start()
-    return future
-
-
-def _registered_objects() -> list[Any]:
-    with lock:
-        return list(_registered)
-
-
 def reset() -> None:
     """Forget everything the process cached: what ``clear_caches()`` does.
-
-    Every registered provider, layer and session cache is reset; the shared providers, the default
-    provider (``DEFAULT_PROVIDERS["sts"]``, an injected one included) and the memoised name
-    resolutions are dropped. The name registry stays: it lists the ``sts`` layers that are applied,
-    which a reset does not undo.
 
     Example
     -------
@@ -186,16 +135,16 @@ def reset() -> None:
 
 
 def after_fork_in_child() -> None:
-    """Make the state of a forked child usable: called by ``os.register_at_fork`` in the child.
-
-    Runs while the child has one thread, so it may replace locks without taking them.
+    """Make a forked child's state usable (``os.register_at_fork``); it has one thread, so locks are replaced.
 
     Example
     -------
     >>> after_fork_in_child()  # what a fork runs in the child; harmless in the parent
     """
-    global lock, session_suffix
+    global lock, session_suffix, stopping
     lock = threading.RLock()
+    stopping = threading.Event()
+    tasks.clear()  # the parent's threads do not exist in the child
     # Drawn once per process: a child's AssumeRole calls show up in CloudTrail under its own name.
     session_suffix = secrets.token_hex(4)
     for obj in list(_registered):

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-__all__ = ["AssumeRoleError", "ConfigurationError", "copy_error"]
+__all__ = ["AssumeRoleError", "ConfigurationError", "SharedBackoffError", "copy_error"]
 
 
 class ConfigurationError(ValueError):
@@ -78,6 +78,32 @@ def _rebuild(
     message: str, role_arn: str | None, code: str | None, entry: str | None, failures: dict[str, AssumeRoleError]
 ) -> AssumeRoleError:
     return AssumeRoleError(message, role_arn=role_arn, code=code, entry=entry, failures=failures)
+
+
+class SharedBackoffError(AssumeRoleError):
+    """A process of this execution environment failed to assume the role moments ago; no call was made.
+
+    The back-off after a failure is shared through the ``/tmp`` cache (Managed Instances), so that N
+    worker processes do not each retry a throttled call. ``age`` is the seconds since that failure.
+
+    Example
+    -------
+    >>> err = SharedBackoffError("failed 2 s ago", role_arn="arn:aws:iam::111122223333:role/r", code="Throttling", age=2.0)
+    >>> (isinstance(err, AssumeRoleError), err.code, err.age)
+    (True, 'Throttling', 2.0)
+    """
+
+    def __init__(self, message: str, *, role_arn: str | None = None, code: str | None = None, age: float = 0.0) -> None:
+        super().__init__(message, role_arn=role_arn, code=code)
+        self.age = age
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The base class rebuilds an AssumeRoleError: keep the subclass and the age through pickling.
+        return (_rebuild_backoff, (str(self), self.role_arn, self.code, self.age))
+
+
+def _rebuild_backoff(message: str, role_arn: str | None, code: str | None, age: float) -> SharedBackoffError:
+    return SharedBackoffError(message, role_arn=role_arn, code=code, age=age)
 
 
 def copy_error(error: AssumeRoleError) -> AssumeRoleError:

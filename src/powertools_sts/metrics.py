@@ -31,7 +31,6 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, Metrics, MetricUnit
 
-from . import _state
 from .events import FETCHED, SERVED_STALE, Refresh
 from .exceptions import ConfigurationError
 
@@ -150,15 +149,11 @@ class MetricsObserver:
         self._add(entry, [(CREDENTIALS_RETRIED_AFTER_REFUSAL, MetricUnit.Count, 1.0)])
 
     def _add(self, entry: str | None, points: list[_Point]) -> None:
-        # Fetches report from worker threads (prefetches, several due entries, refresh ahead), and
-        # Metrics keeps its values in dicts that all its instances share: two unguarded adds of one name
-        # can lose a value, and two blobs printed at once can interleave. The process lock covers every
-        # layer's observer, and a fork replaces it.
-        with _state.lock:
-            for name, unit, value in points:
-                self.metrics.add_metric(name=name, unit=unit, value=value)
-            if self.entry_dimension and entry is not None:
-                self._print_for_entry(entry, points)
+        # Called on the thread of an invocation of the layer (events.Deferred): Metrics are not thread-safe.
+        for name, unit, value in points:
+            self.metrics.add_metric(name=name, unit=unit, value=value)
+        if self.entry_dimension and entry is not None:
+            self._print_for_entry(entry, points)
 
     def _print_for_entry(self, entry: str, points: list[_Point]) -> None:
         """Print ``points`` now as one EMF blob whose dimensions are the instance's plus ``entry``."""

@@ -1,24 +1,23 @@
-"""Which ``sts`` entry a name means: ``get_credentials``, ``get_session``, ``get_client``, and the errors that say why not.
+"""Which ``sts`` entry a name means: ``get_credentials``, ``get_session``, ``get_client``, ``invalidate``.
 
-Inside an invocation a name is looked up in the ``sts`` layers around it, innermost first, and only
-there: whatever else the process imports meanwhile, a handler never gets another handler's entry.
-Outside an invocation (a worker thread, say) a name resolves when exactly one entry configuration in
-the process bears it.
+Each layer sets ``_state.invocation`` (a ``ContextVar``) to the layers around its handler, innermost
+first. So a name resolves inside the handler and whatever it calls, and in threads and branches that
+run in a copy of the invocation's context (``contextvars.copy_context()``, the Durable Execution
+SDK's ``map`` and ``parallel``), only to the entries of those layers: a handler never gets another
+handler's entry. Outside an invocation a name resolves when exactly one entry configuration in the
+process bears it.
 
-Which layers surround the call is read off the call stack, when a name is resolved: each layer's
-middleware step runs a code object of its own (``_state.layer_codes`` maps it to the layer), and
-the handler runs inside that step's frame. So the warm path pays nothing for it (a ContextVar set
-and reset per invocation cost more than the Powertools factory's own wrapper), and a look-up walks
-the few frames between the call and the innermost layer.
-
-The registry itself lives in :mod:`powertools_sts._state`; entries and layers are reached by duck
-typing (a layer has ``slots`` and ``handler_name``; an entry has ``layer``, ``provider``, ``key``,
-``max_age``, ``sessions``, ``credentials()`` and ``invalidate()``).
+Example
+-------
+>>> from powertools_sts import get_credentials
+>>> get_credentials("nobody")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+powertools_sts.exceptions.ConfigurationError: no sts layer has an entry named 'nobody' ...
 """
 
 from __future__ import annotations
 
-import sys
 import weakref
 from typing import Any
 
@@ -31,20 +30,7 @@ from .exceptions import ConfigurationError
 __all__ = ["get_client", "get_credentials", "get_session", "hub_entry", "invalidate", "register_names"]
 
 
-def _layers_around(frame: Any) -> list[Any]:
-    """Every sts layer whose middleware step is on the stack at ``frame`` or below it, innermost first."""
-    codes = _state.layer_codes
-    layers = []
-    while frame is not None:
-        ref = codes.get(id(frame.f_code))
-        layer = ref() if ref is not None else None
-        if layer is not None:
-            layers.append(layer)
-        frame = frame.f_back
-    return layers
-
-
-def _names_of(layers: list[Any]) -> list[str]:
+def _names_of(layers: tuple[Any, ...]) -> list[str]:
     names: list[str] = []
     for layer in layers:
         names.extend(name for name in layer.slots if name not in names)
@@ -58,35 +44,6 @@ def _close(name: str, names: list[str]) -> str:
     return f"; did you mean {match[0]!r}?" if match else ""
 
 
-def hub_entry(name: str, entries: list[str]) -> Any:
-    """Return the entry ``name`` of the layers around this one that signs a chained layer's AssumeRole.
-
-    Called from the chained layer's own step, so the layers found on the stack are that layer and
-    the ones around it.
-
-    Raises
-    ------
-    ConfigurationError
-        When no layer around the chained one (``entries`` are its names) defines ``name``.
-    """
-    around = _layers_around(sys._getframe(1))
-    for layer in around:
-        slot = layer.slots.get(name)
-        if slot is not None:
-            return slot
-    scope = [other for other in _names_of(around) if other not in entries]
-    raise ConfigurationError(
-        f"aws_client_assume_role={name!r} (entries {entries}): no sts layer around this one defines an entry "
-        f"named {name!r} (the layers around define {scope or 'nothing'}{_close(name, scope)}); put the sts "
-        f"layer whose fetch_data has {name!r} outside this one"
-    )
-
-
-def _configuration(slot: Any) -> Any:
-    # Entries with the same provider, key and max_age hand out the same credentials.
-    return (id(slot.provider), slot.key, slot.max_age) if slot.provider is not None else id(slot)
-
-
 def register_names(layer: Any) -> None:
     """Record the entry names of an applied layer, for the resolution outside an invocation."""
     with _state.lock:
@@ -97,48 +54,79 @@ def register_names(layer: Any) -> None:
             del _state.names[name]  # the layers that bore it are gone
 
 
-def _outside(name: str) -> Any:
-    # Outside an invocation (a worker thread, say) a name resolves when exactly one entry configuration
-    # in the process bears it; anything else would risk handing out another handler's credentials.
+def _configuration(slot: Any) -> Any:
+    # Entries with the same provider, key and max_age hand out the same credentials.
+    return (id(slot.provider), slot.key, slot.max_age) if slot.provider is not None else id(slot)
+
+
+def _only_bearer(name: str) -> tuple[Any, list[str]]:
+    """Return the one entry configuration in the process that bears ``name`` (or None), and every name."""
     ref = _state.unique_names.get(name)
     slot = ref() if ref is not None else None
     if slot is not None:
-        return slot
+        return slot, []
     with _state.lock:
         bearers = list(_state.names.get(name, ()))
         if len({_configuration(other) for other in bearers}) == 1:
             _state.unique_names[name] = weakref.ref(bearers[0])
-            return bearers[0]
-        known = sorted(other for other, group in _state.names.items() if group)
-    reason = "no sts layer has an entry" if not bearers else f"{len(bearers)} different sts entries are"
+            return bearers[0], []
+        return None, sorted(other for other, group in _state.names.items() if group)
+
+
+def _outside(name: str) -> Any:
+    slot, known = _only_bearer(name)
+    if slot is not None:
+        return slot
+    bearers = len(_state.names.get(name, ()))
+    reason = "no sts layer has an entry" if not bearers else f"{bearers} different sts entries are"
     raise ConfigurationError(
-        f"{reason} named {name!r} (the call is outside any sts-decorated invocation: a worker thread, say, where "
-        f"a name resolves only when exactly one entry in the process bears it; names in the process: "
-        f"{known or 'none'}{_close(name, known)}). Read the credentials inside the handler with "
-        "get_credentials(name) and pass them on explicitly, e.g. boto3.client('s3', **creds.as_boto3_kwargs())"
+        f"{reason} named {name!r} (the call is outside any sts-decorated invocation, where a name resolves only "
+        f"when exactly one entry in the process bears it; names in the process: {known or 'none'}"
+        f"{_close(name, known)}). Read the credentials inside the handler with get_credentials(name) and pass them "
+        "on explicitly, e.g. boto3.client('s3', **creds.as_boto3_kwargs()), or run the thread in a copy of the "
+        "invocation's context (contextvars.copy_context()); with Durable Functions, put @sts inside @durable_execution"
     )
 
 
 def _entry(name: str) -> Any:
-    # The frame of the accessor's caller (get_credentials -> _entry): the walk starts there.
-    frame: Any = sys._getframe(2)
-    codes = _state.layer_codes
-    innermost = None
-    while frame is not None:
-        ref = codes.get(id(frame.f_code))
-        layer = ref() if ref is not None else None
-        if layer is not None:
-            slot = layer.slots.get(name)
-            if slot is not None:
-                return slot
-            innermost = innermost or layer
-        frame = frame.f_back
-    if innermost is None:
+    layers = _state.invocation.get()
+    if not layers:
         return _outside(name)
-    scope = _names_of(_layers_around(sys._getframe(2)))
+    for layer in layers:
+        slot = layer.slots.get(name)
+        if slot is not None:
+            return slot
+    scope = _names_of(layers)
     raise ConfigurationError(
-        f"no entry named {name!r} in the sts layers around this invocation of handler {innermost.handler_name} "
+        f"no entry named {name!r} in the sts layers around this invocation of handler {layers[0].handler_name} "
         f"(names in scope: {scope}{_close(name, scope)})"
+    )
+
+
+def hub_entry(name: str, entries: list[str]) -> Any:
+    """Return the entry ``name`` that signs a chained layer's AssumeRole (``aws_client_assume_role``).
+
+    Looked up in the layers around the chained one, else the one entry in the process that bears it.
+
+    Raises
+    ------
+    ConfigurationError
+        When neither has it (``entries`` are the chained layer's own names, left out of the message).
+    """
+    layers = _state.invocation.get()
+    for layer in layers:
+        slot = layer.slots.get(name)
+        if slot is not None:
+            return slot
+    slot, _ = _only_bearer(name)
+    if slot is not None:
+        return slot
+    scope = [other for other in _names_of(layers) if other not in entries]
+    raise ConfigurationError(
+        f"aws_client_assume_role={name!r} (entries {entries}): no sts layer around this one defines an entry "
+        f"named {name!r} (the layers around define {scope or 'nothing'}{_close(name, scope)}), and "
+        f"{'no entry' if slot is None and not _state.names.get(name) else 'more than one entry'} in the process "
+        f"bears that name; put the sts layer whose fetch_data has {name!r} outside this one"
     )
 
 
@@ -147,16 +135,11 @@ def get_credentials(name: str) -> Credentials:
 
     A cache hit costs no STS call; the credentials have at least the floor (60 s) left.
 
-    Parameters
-    ----------
-    name:
-        An entry name of ``fetch_data``.
-
     Raises
     ------
     ConfigurationError
-        When no layer around the invocation defines ``name`` (and, outside an invocation, when not
-        exactly one entry in the process bears it).
+        When no layer around the invocation defines ``name`` (outside an invocation: when not exactly
+        one entry in the process bears it).
     AssumeRoleError
         When the credentials had to be refreshed and could not be.
 
@@ -165,8 +148,7 @@ def get_credentials(name: str) -> Credentials:
     >>> from powertools_sts import sts, get_credentials
     >>> @sts(fetch_data={"reports": "arn:aws:iam::111122223333:role/reports"})  # doctest: +SKIP
     ... def handler(event, context):
-    ...     creds = get_credentials("reports")
-    ...     return creds.access_key_id
+    ...     return get_credentials("reports").access_key_id
     """
     credentials: Credentials = _entry(name).credentials()
     return credentials
@@ -175,8 +157,8 @@ def get_credentials(name: str) -> Credentials:
 def get_session(name: str, *, region_name: str | None = None) -> boto3.session.Session:
     """Return a boto3 session of entry ``name`` whose credentials refresh themselves.
 
-    Cached per entry and region: the same object on every warm invocation, usable across refreshes
-    and through a 15-minute invocation.
+    The same object on every warm invocation, per entry and region. With no ``region_name``, the
+    region of the ``boto3_session`` given to ``sts``, else botocore's default.
 
     Example
     -------
@@ -188,17 +170,16 @@ def get_session(name: str, *, region_name: str | None = None) -> boto3.session.S
 
 
 def get_client(name: str, service_name: str, **client_kwargs: Any) -> Any:
-    """Return a boto3 client of ``service_name`` signed with entry ``name``'s credentials.
+    """Return a boto3 client of ``service_name`` signed with entry ``name``'s refreshing credentials.
 
-    Cached per entry, service and the value of the arguments: the same object on every warm
-    invocation, where building one costs milliseconds, even for a ``config=Config(...)`` written
-    inline. Its credentials refresh themselves.
+    The same object on every warm invocation for equal arguments, even a ``config=Config(...)`` written
+    inline (clients are cached by the value of their arguments).
 
     Raises
     ------
     ConfigurationError
-        For an argument with no stable value to cache the client by (anything but plain values,
-        lists, dicts and botocore ``Config`` objects).
+        For an argument with no stable value to cache by (anything but plain values, lists, dicts and
+        botocore ``Config`` objects).
 
     Example
     -------
@@ -209,35 +190,16 @@ def get_client(name: str, service_name: str, **client_kwargs: Any) -> Any:
 
 
 def invalidate(name: str, *, access_key_id: str | None = None) -> None:
-    """Mark the credentials of entry ``name`` unusable: the next read of the entry fetches new ones.
+    """Mark the credentials of entry ``name`` unusable: the next read fetches new ones.
 
-    For credentials AWS refused (revoked, or their session expired early): the entry drops them,
-    and so does the provider's cache behind it, so that neither serves them again, not even as stale
-    ones when the next fetch fails. The clients of ``get_client`` and ``get_session`` do this by
-    themselves for a call refused with ``ExpiredToken`` and its kin, and retry it once.
-
-    Parameters
-    ----------
-    name:
-        An entry name of ``fetch_data``, resolved as ``get_credentials`` resolves it.
-    access_key_id:
-        Drop the credentials only if they are still these (the ones that were refused): credentials a
-        concurrent refresh put in their place are kept. None: whatever the entry holds.
-
-    Raises
-    ------
-    ConfigurationError
-        As ``get_credentials``, for a name that resolves to no entry.
+    For credentials AWS refused: the entry and the provider's cache drop them, so neither serves them
+    again, not even stale. ``access_key_id``: only if they are still these (a concurrent refresh's are
+    kept). The clients of ``get_client``/``get_session`` do this themselves for ``ExpiredToken`` and kin.
 
     Example
     -------
-    >>> from botocore.exceptions import ClientError
     >>> from powertools_sts import get_credentials, invalidate
     >>> creds = get_credentials("reports")  # doctest: +SKIP
-    >>> try:  # doctest: +SKIP
-    ...     boto3.client("s3", **creds.as_boto3_kwargs()).list_buckets()
-    ... except ClientError as exc:
-    ...     if exc.response["Error"]["Code"] == "ExpiredToken":
-    ...         invalidate("reports", access_key_id=creds.access_key_id)
+    >>> invalidate("reports", access_key_id=creds.access_key_id)  # doctest: +SKIP
     """
     _entry(name).invalidate(access_key_id)

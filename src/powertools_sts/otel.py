@@ -3,11 +3,10 @@
 ``aws_client_capture="opentelemetry"`` makes every botocore call a span (``STS.AssumeRole`` among
 them) through ``opentelemetry-instrumentation-botocore``, and each refresh that reaches STS a
 ``powertools_sts.refresh`` span, both under the OpenTelemetry context current when the invocation
-asked for the credentials, also when the fetch runs on a worker thread. Nothing here imports
-OpenTelemetry at module level: the API and the instrumentation (about 55 ms of cold start together)
-are imported only when the option is set; the context is carried to worker threads only when
-``opentelemetry.context`` is loaded already, so a function without OpenTelemetry pays one dict
-lookup per refresh of several entries, and nothing per cached invocation.
+asked for the credentials: background threads run in a copy of that context (:mod:`.background`),
+and the refresh span is started on the invocation's thread in the context of the fetch
+(:class:`~powertools_sts.events.Deferred`). Nothing here imports OpenTelemetry at module level: the
+API and the instrumentation (about 55 ms of cold start together) are imported when the option is set.
 
 Spans carry safe values only (those of :class:`~powertools_sts.events.Refresh`): the entry's name,
 the role ARN, the outcome, the seconds the credentials have left and the STS error code; never a
@@ -15,16 +14,14 @@ key, a token or a session name.
 
 Example
 -------
->>> run_in_context(current_context(), lambda: 42)
-42
+>>> sorted(refresh_attributes(Refresh("reports", "arn:aws:iam::1:role/r", "fetched", 0.01, 3540.0, None)))[:2]
+['powertools_sts.entry', 'powertools_sts.outcome']
 """
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from . import _state
 from .events import FAILED, Refresh
@@ -40,12 +37,8 @@ __all__ = [
     "RETRIED_EVENT",
     "SpanObserver",
     "capture_botocore_opentelemetry",
-    "current_context",
     "refresh_attributes",
-    "run_in_context",
 ]
-
-T = TypeVar("T")
 
 #: The span of one AssumeRole attempt of an entry, beside botocore's own ``STS.AssumeRole`` span.
 REFRESH_SPAN = "powertools_sts.refresh"
@@ -99,45 +92,6 @@ def capture_botocore_opentelemetry() -> None:
         )
 
 
-def current_context() -> Any:
-    """Return the OpenTelemetry context of this thread, or None when OpenTelemetry is not loaded.
-
-    Read when several entries are fetched on worker threads, which start with an empty context:
-    ``run_in_context`` hands this one to them. OpenTelemetry is never imported here.
-
-    Example
-    -------
-    >>> import sys
-    >>> current_context() is None or "opentelemetry.context" in sys.modules
-    True
-    """
-    context = sys.modules.get("opentelemetry.context")
-    return None if context is None else context.get_current()
-
-
-def run_in_context(context: Any, function: Callable[[], T]) -> T:
-    """Run ``function`` on this (worker) thread with ``context`` as its OpenTelemetry context.
-
-    The spans ``function`` starts are then children of the span current where ``context`` was read
-    (the invocation's), as ``tracing.run_traced`` does for X-Ray. With ``context`` None, ``function``
-    simply runs.
-
-    Example
-    -------
-    >>> run_in_context(None, lambda: 42)
-    42
-    """
-    if context is None:
-        return function()
-    from opentelemetry import context as otel_context
-
-    token = otel_context.attach(context)
-    try:
-        return function()
-    finally:
-        otel_context.detach(token)
-
-
 def refresh_attributes(event: Refresh) -> dict[str, str | float]:
     """Return the attributes of an event's span: its safe values, leaving out those it does not know.
 
@@ -160,11 +114,9 @@ def refresh_attributes(event: Refresh) -> dict[str, str | float]:
 class SpanObserver:
     """A refresh observer (:mod:`powertools_sts.events`) that makes each AssumeRole attempt a span.
 
-    The provider reports an attempt once it has landed, on the thread that made it, so the span is
-    started back-dated by the attempt's latency and ended at once: it covers the STS call, and its
-    parent is the span current on that thread (the invocation's, carried to worker threads by
-    ``run_in_context``). botocore's ``STS.AssumeRole`` span, ended already, is its sibling. A failed
-    attempt has an error status; one served stale does not, since the invocation was served.
+    The span covers the STS call (from the event's end back by its latency), and its parent is the
+    span current where the fetch ran (the invocation's). botocore's ``STS.AssumeRole`` span is its
+    sibling. A failed attempt has an error status; one served stale does not: the invocation was served.
 
     Example
     -------
@@ -184,7 +136,7 @@ class SpanObserver:
         """Record one AssumeRole attempt as a ``powertools_sts.refresh`` span."""
         from opentelemetry.trace import SpanKind, Status, StatusCode
 
-        end = time.time_ns()
+        end = event.ended_ns or time.time_ns()
         span = self._tracer.start_span(
             REFRESH_SPAN,
             kind=SpanKind.INTERNAL,

@@ -374,7 +374,7 @@ class STSStub:
         """
         import botocore.client
 
-        from . import clear_caches
+        from . import _state, clear_caches
 
         # botocore's one entry point of every API call, a private name: a botocore release that renames it
         # breaks this fixture, never the package. Wrapped, not replaced: validation and events stay botocore's.
@@ -391,6 +391,9 @@ class STSStub:
         # Before the dummy credentials are set: from here on no AssumeRole goes out, whatever it signs with.
         monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)
         self._active = True
+        # Nothing is read from or written to the /tmp shared cache meanwhile: a stub's answers and failures
+        # must not reach the next test, nor another pytest session (POWERTOOLS_STS_SHARED_CACHE=true).
+        monkeypatch.setattr(_state, "stubbed", True)
         for name in _CREDENTIAL_SOURCES:
             monkeypatch.delenv(name, raising=False)
         # Signing credentials come from these, so botocore's credential chain stops at the environment:

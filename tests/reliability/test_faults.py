@@ -106,8 +106,8 @@ def test_fault_through_provider(fault: Fault, proxy: FaultProxy, moto_sts) -> No
         provider.get(ROLE)
 
     _check_error(caught.value, fault, proxy, entry=None)
-    assert provider._entries == {}  # a failed first fetch leaves nothing behind
-    assert provider._flights == {}
+    assert provider.cache.entries == {}  # a failed first fetch leaves nothing behind
+    assert provider.cache.flights == {}
     creds = _recovers(proxy, moto_sts, lambda: provider.get(ROLE))
     assert provider.get(ROLE) is creds  # and the good answer is cached
     assert proxy.requests == 1
@@ -127,8 +127,8 @@ def test_fault_through_decorator(fault: Fault, proxy: FaultProxy, moto_sts) -> N
 
     _check_error(caught.value, fault, proxy, entry=ENTRY)
     provider = layer_provider(config)
-    assert provider._entries == {}
-    assert provider._flights == {}
+    assert provider.cache.entries == {}
+    assert provider.cache.flights == {}
     creds = _recovers(proxy, moto_sts, lambda: handler({"dummy": True}, lambda_context()))
     assert handler({}, lambda_context()) is creds
     assert proxy.requests == 1
@@ -208,7 +208,7 @@ def test_prefetch_under_a_fault_never_fails_the_import(proxy: FaultProxy, moto_s
 
         provider = layer_provider(config)
         _wait_for(lambda: any("Prefetching" in r.getMessage() for r in caplog.records))
-    assert provider._entries == {}
+    assert provider.cache.entries == {}
     proxy.set_mode("pass")
     creds = handler({}, lambda_context())
     assert creds.access_key_id in proxy.issued
@@ -348,7 +348,7 @@ def test_an_outage_that_reaches_the_floor_fails(path: str, outage: str, proxy: F
     assert all(exc.role_arn == ROLE for exc in errors)
     assert not any(secret in str(exc) for exc in errors for secret in secrets_of(proxy.issued))
     # The old entry is kept (a failure evicts nothing), but never served.
-    assert [entry.credentials for entry in provider._entries.values()] == [old]
+    assert [entry.credentials for entry in provider.cache.entries.values()] == [old]
     proxy.set_mode("pass")
     fresh = call()
     assert fresh is not old

@@ -419,7 +419,7 @@ def build_machine(proxy: Any, warnings: _Counter, monkeypatch: pytest.MonkeyPatc
             assert result.access_key_id == entry.access_key_id
 
         def _learn(self, route: Route, result: Credentials, started: float) -> None:
-            actual = route.provider._entries[route.key]
+            actual = route.provider.cache.entries[route.key]
             assert actual.credentials is result or actual.credentials.access_key_id == result.access_key_id
             expires = result.expiration.timestamp()
             life = expires - started
@@ -434,7 +434,7 @@ def build_machine(proxy: Any, warnings: _Counter, monkeypatch: pytest.MonkeyPatc
             self.latest = max(self.latest, clock.t)
             for route in self.routes:
                 expected = self.model.get(route.key)
-                if expected is not None and route.key not in route.provider._entries:
+                if expected is not None and route.key not in route.provider.cache.entries:
                     assert expected.floor_at <= self.latest, ("evicted before its floor", route.key)
                     if route.holds(expected.access_key_id):
                         expected.evicted = True  # the layer hands it out until its own deadline, no longer
@@ -445,7 +445,7 @@ def build_machine(proxy: Any, warnings: _Counter, monkeypatch: pytest.MonkeyPatc
         def _compare(self, route: Route) -> None:
             self._forget_evicted()
             expected = self.model.get(route.key)
-            actual = route.provider._entries.get(route.key)
+            actual = route.provider.cache.entries.get(route.key)
             if expected is None:
                 assert actual is None
                 return
@@ -522,7 +522,7 @@ def build_machine(proxy: Any, warnings: _Counter, monkeypatch: pytest.MonkeyPatc
                     # A failure reaches a caller only when no still-valid credentials could serve.
                     assert not (servable and now < entry.floor_at)
             # Learn the entry the threads left behind, after checking it.
-            actual = route.provider._entries.get(route.key)
+            actual = route.provider.cache.entries.get(route.key)
             if actual is None:
                 held = self.model.get(route.key)
                 if held is not None and route.holds(held.access_key_id):
@@ -539,7 +539,7 @@ def build_machine(proxy: Any, warnings: _Counter, monkeypatch: pytest.MonkeyPatc
         @invariant()
         def no_flight_left(self) -> None:
             for route in self.routes:
-                assert route.provider._flights == {}
+                assert route.provider.cache.flights == {}
 
         def check_rule_debug(self):
             pass

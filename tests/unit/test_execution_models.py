@@ -115,19 +115,18 @@ def test_a_bad_prefetch_timeout_is_refused_when_applied(value):
 
 
 def test_refresh_ahead_replaces_credentials_before_they_stop_being_fresh(proxy, caplog):
-    # 63 s credentials: fresh for 3 s (the 60 s floor), refreshed ahead 1.5 s before that.
+    # 63 s credentials: fresh for 3 s (the 60 s floor); a read in the last 1.5 s of that refreshes ahead.
     proxy.set_mode("expired", offset=63)
     client = boto3.client("sts", endpoint_url=proxy.url, config=quick())
     provider = STSProvider(boto3_client=client, refresh_ahead=True)
     first = provider.get(ROLE)
-    wait_until(lambda: proxy.requests == 2, "the refresh ahead of time")
-    wait_until(lambda: provider.get(ROLE) is not first, "the refreshed credentials in the cache")
-    assert proxy.requests == 2  # the caller was served from the cache: the refresh was ahead of it
+    wait_until(lambda: provider.get(ROLE) is not first, "the refreshed credentials, read after the refresh ahead")
+    assert proxy.requests == 2  # every read was served from the cache: the refresh was ahead of them
     proxy.set_mode("pass")
 
 
 def test_a_failed_refresh_ahead_keeps_the_credentials_and_tries_again(proxy, caplog):
-    # 76 s credentials, a 13 s retry budget: refreshed ahead 8 s after the fetch, retried 5 s later.
+    # 76 s credentials, a 13 s retry budget: a read 8 s after the fetch refreshes ahead; 5 s later, again.
     proxy.set_mode("expired", offset=76)
     config = quick(retries={"mode": "standard", "total_max_attempts": 2})
     client = boto3.client("sts", endpoint_url=proxy.url, config=config)
@@ -135,11 +134,30 @@ def test_a_failed_refresh_ahead_keeps_the_credentials_and_tries_again(proxy, cap
     first = provider.get(ROLE)
     proxy.set_mode("denied")
     with caplog.at_level(logging.WARNING, logger="powertools_sts"):
-        wait_until(lambda: proxy.requests >= 2, "the refresh ahead of time")
+        wait_until(lambda: provider.get(ROLE) is first and proxy.requests >= 2, "the refresh ahead of time")
         wait_until(lambda: "ahead of time failed (AccessDenied)" in caplog.text, "the warning")
     assert provider.get(ROLE) is first  # still fresh: kept
+    assert proxy.requests == 2  # within the back-off, reads do not refresh again
     proxy.set_mode("expired", offset=76)
     wait_until(lambda: provider.get(ROLE) is not first, "the retry after the back-off", timeout=15)
+
+
+def test_refresh_ahead_only_refreshes_an_entry_read_since_its_last_fetch(proxy):
+    # Issue 18, item 6: refresh ahead re-armed a timer after every refresh, for ever, and the timer held
+    # its provider: an entry read once was re-assumed for the life of the process (5 calls in 40 s with
+    # 75 s credentials), also by a provider nobody held any more.
+    proxy.set_mode("expired", offset=63)
+    client = boto3.client("sts", endpoint_url=proxy.url, config=quick())
+    kept = STSProvider(boto3_client=client, refresh_ahead=True)
+    kept.get(ROLE)
+    dropped = STSProvider(boto3_client=client, refresh_ahead=True)  # as parameters.clear_caches() drops one
+    dropped.get(OTHER_ROLE)
+    del dropped
+    assert proxy.requests == 2
+    time.sleep(4.5)  # past the refresh-ahead stretch (1.5 s to 3 s) and the end of freshness (3 s)
+    assert proxy.requests == 2  # nobody read either entry since its fetch: no AssumeRole
+    assert [t.name for t in threading.enumerate() if t.name.startswith("powertools-sts")] == []
+    proxy.set_mode("pass")
 
 
 def test_classic_lambda_does_not_refresh_ahead(proxy, monkeypatch):

@@ -7,6 +7,8 @@ in the real ``log_metrics``, so every assertion is about the EMF blobs an invoca
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -264,19 +266,78 @@ def test_a_prefetch_is_flushed_with_the_first_invocation(proxy, clock, capsys, m
     name = unique("reports")
     handler = handler_with(metrics, name, metrics_entry_dimension=per_entry)
     assert proxy.requests == 1
-    at_init = blobs(capsys)
-    if per_entry:  # a blob of its own is printed at once, in INIT's log
-        (blob,) = at_init
-        assert blob["entry"] == name
-        assert values(blob)[ASSUME_ROLE_CALLS] == [1.0]
-    else:
-        assert at_init == []
+    # Nothing is printed nor added at INIT: the user's Metrics are touched on an invocation's thread only.
+    assert blobs(capsys) == []
+    assert metrics.metric_set == {}
 
     invoke(handler)
     assert proxy.requests == 1
-    found = values(*blobs(capsys))
+    printed = blobs(capsys)
+    if per_entry:
+        (blob,) = [blob for blob in printed if "entry" in blob]
+        assert values(blob)[ASSUME_ROLE_CALLS] == [1.0]
+    found = values(*[blob for blob in printed if "entry" not in blob])
     one_latency(found)
     assert found == {ASSUME_ROLE_CALLS: [1.0]}
+
+
+class ThreadRecordingMetrics(Metrics):
+    """The user's real Powertools Metrics, recording on which thread each metric is added."""
+
+    def add_metric(self, *args: Any, **kwargs: Any) -> None:
+        self.threads.append(threading.current_thread())
+        super().add_metric(*args, **kwargs)
+
+
+def test_metrics_are_added_on_the_invocation_thread_only_and_a_background_fetch_at_the_next_invocation(
+    proxy, clock, capsys
+):
+    # Issue 18, item 7: the prefetch and the refresh of several due entries run on other threads, and
+    # Powertools Metrics are not thread-safe: log_metrics flushes on the invocation's thread unguarded.
+    metrics = ThreadRecordingMetrics(namespace=NAMESPACE, service=SERVICE)
+    metrics.threads = []
+    names = [unique("a"), unique("b")]
+    layer = sts(fetch_data={names[0]: ROLE, names[1]: OTHER_ROLE}, boto_config=quick(), metrics=metrics)
+    handler = metrics.log_metrics(layer(returns_credentials(*names)))
+    # The prefetch (two background threads) lands: nothing is added to the user's Metrics meanwhile.
+    for _ in range(200):
+        if proxy.requests == 2 and not [t for t in threading.enumerate() if t.name == "powertools-sts-prefetch"]:
+            break
+        time.sleep(0.01)
+    assert proxy.requests == 2
+    assert metrics.threads == []
+    assert metrics.metric_set == {}
+
+    invoke(handler)  # the prefetch's measurements are added at this invocation, not lost
+    found = values(*blobs(capsys))
+    assert found[ASSUME_ROLE_CALLS] == [1.0, 1.0]
+    # Both entries due at once: refreshed on two worker threads, added on the invocation's.
+    clock.time += 3600 - 299
+    invoke(handler)
+    assert proxy.requests == 4
+    assert values(*blobs(capsys))[ASSUME_ROLE_CALLS] == [1.0, 1.0]
+    assert set(metrics.threads) == {threading.main_thread()}
+
+
+class RaisingObserver:
+    def refreshed(self, event: Any) -> None:
+        raise RuntimeError("an observer's bug")
+
+    def retried(self, entry: Any, role_arn: str) -> None:
+        raise RuntimeError("an observer's bug")
+
+
+def test_one_failing_observer_does_not_silence_the_others(caplog):
+    # Issue 18, item 8 (end to end with a failing OpenTelemetry pipeline: tests/integration/test_otel.py).
+    from powertools_sts.events import Deferred, Refresh
+
+    metrics = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    deferred = Deferred([RaisingObserver(), MetricsObserver(metrics)])
+    deferred.refreshed(Refresh("reports", ROLE, "fetched", 0.01, 3540.0, None))
+    deferred.retried("reports", ROLE)
+    deferred.deliver()
+    assert sorted(metrics.metric_set) == [ASSUME_ROLE_CALLS, ASSUME_ROLE_LATENCY, CREDENTIALS_RETRIED_AFTER_REFUSAL]
+    assert caplog.text.count("Observer RaisingObserver of powertools_sts failed") == 2
 
 
 # -- retried after a refusal -------------------------------------------------------------------------------

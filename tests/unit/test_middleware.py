@@ -7,6 +7,8 @@ only through the ``clock`` fixture.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import io
 import logging
 import os
@@ -1011,6 +1013,40 @@ def test_a_chained_layer_never_binds_to_one_of_several_hubs(moto_sts):
     assert moto_sts.assume_role_calls == 0
 
 
+def test_a_hub_name_outside_the_layers_around_resolves_to_the_one_entry_that_bears_it(moto_sts, sts_requests):
+    # Issue 18, item 14: the documented fallback, "else to the one entry in the process that bears it".
+    hub = unique("hub")
+    hub_handler = sts(fetch_data={hub: HUB}, disable_prefetch=True)(returns_credentials(hub))
+    lone = sts(fetch_data={"spoke": SPOKE}, aws_client_assume_role=hub)(returns_credentials("spoke"))
+
+    spoke = invoke(lone)  # not inside the hub's layer: the only entry named so in the process signs
+
+    assert spoke.assumed_role_arn.startswith("arn:aws:sts::444455556666:assumed-role/spoke/")
+    assert len([request for request in sts_requests if request.params["RoleArn"] == HUB]) == 1
+    assert spoke_signers(sts_requests) == [invoke(hub_handler).access_key_id]
+    assert moto_sts.assume_role_calls == 2
+
+
+def test_a_name_resolves_in_a_thread_that_runs_in_a_copy_of_the_invocations_context(moto_sts):
+    # Issue 19, item 2: names by context. Two handlers bear the name, so outside an invocation it is
+    # ambiguous; a thread running in a copy of the invocation's context (as the Durable Execution SDK's
+    # map and parallel branches do) resolves it to its own invocation's entry.
+    name = unique()
+    other = sts(fetch_data={name: OTHER_ROLE}, disable_prefetch=True)(returns_credentials(name))
+
+    def body(event, context):
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            copied = pool.submit(contextvars.copy_context().run, get_credentials, name).result()
+            bare = pool.submit(get_credentials, name)
+            with pytest.raises(ConfigurationError, match="2 different sts entries"):
+                bare.result()
+        return copied
+
+    handler = sts(fetch_data={name: ROLE}, disable_prefetch=True)(body)
+    assert invoke(handler).assumed_role_arn.startswith("arn:aws:sts::111122223333:assumed-role/reports/")
+    assert invoke(other).assumed_role_arn.startswith("arn:aws:sts::444455556666:assumed-role/audit/")
+
+
 def test_outside_an_invocation_a_name_one_entry_bears_resolves(moto_sts):
     name = unique()
 
@@ -1285,7 +1321,8 @@ def test_a_chain_of_chains_binds_in_order_whatever_ran_before(moto_sts, sts_requ
 
 def test_a_chained_entry_outside_any_hub_is_a_configuration_error_not_an_assertion(moto_sts):
     leaf = sts(fetch_data={"leaf": OTHER_ROLE}, aws_client_assume_role="middle")(returns_credentials("leaf"))
-    middle = sts(fetch_data={"middle": SPOKE}, aws_client_assume_role="hub")(leaf)  # no layer defines "hub"
-    with pytest.raises(ConfigurationError, match=r"aws_client_assume_role='hub' \(entries \['middle'\]\)"):
+    # No layer defines "hub-nowhere" (the fallback would find a unique entry of that name in the process).
+    middle = sts(fetch_data={"middle": SPOKE}, aws_client_assume_role="hub-nowhere")(leaf)
+    with pytest.raises(ConfigurationError, match=r"aws_client_assume_role='hub-nowhere' \(entries \['middle'\]\)"):
         invoke(middle)
     assert moto_sts.assume_role_calls == 0

@@ -126,7 +126,7 @@ def test_a_fetch_that_lands_after_clear_caches_is_not_stored(gated):
     server.gate.set()
     thread.join(10)
     assert landed[0].access_key_id == "ASIAGATEDEXAMPLE1"  # its caller asked before the reset
-    assert provider._entries == {}
+    assert provider.cache.entries == {}
     provider.get(ROLE)
     assert server.requests == 2  # fetched again: nothing from before the reset was kept
 
@@ -213,11 +213,11 @@ def test_entries_past_their_floor_are_evicted(moto_sts, clock):
     provider = STSProvider()
     for tenant in range(10):
         provider.get(ROLE, RoleSessionName=f"tenant-{tenant}", DurationSeconds=900)
-    assert len(provider._entries) == 10
+    assert len(provider.cache.entries) == 10
     clock.advance(900)  # every one of them is past its floor (moto's expirations are real: ask for longer ones)
     for tenant in range(10, 20):
         provider.get(ROLE, RoleSessionName=f"tenant-{tenant}", DurationSeconds=3600)
-    assert len(provider._entries) == 10
+    assert len(provider.cache.entries) == 10
     assert moto_sts.assume_role_calls == 20
 
 
@@ -227,7 +227,7 @@ def test_max_entries_keeps_the_most_recently_used(moto_sts):
     for tenant in range(1, 6):
         provider.get(ROLE, RoleSessionName=f"tenant-{tenant}")
         assert provider.get(ROLE, RoleSessionName="tenant-0") is kept  # used at every turn
-    assert len(provider._entries) == 3
+    assert len(provider.cache.entries) == 3
     assert moto_sts.assume_role_calls == 6
     provider.get(ROLE, RoleSessionName="tenant-1")  # evicted long ago: fetched again
     assert moto_sts.assume_role_calls == 7
@@ -313,13 +313,13 @@ def _record(results: list[Any], provider: STSProvider) -> None:
 def test_the_fork_hook_gives_a_provider_new_locks_and_no_flight(moto_sts):
     provider = STSProvider()
     creds = provider.get(ROLE)
-    guard, client = provider._guard, provider._client
+    guard, client = provider.cache.guard, provider._client
     guard.acquire()  # as if another thread of the parent held it at the fork
     try:
         _state.after_fork_in_child()
     finally:
         guard.release()
-    assert provider._guard is not guard
+    assert provider.cache.guard is not guard
     assert provider._client is None
     assert provider.get(ROLE) is creds  # still fresh: kept
     assert client is not None

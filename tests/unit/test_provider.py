@@ -54,7 +54,7 @@ def sts_clock(clock, monkeypatch):
 
 
 def only_entry(provider):
-    (entry,) = provider._entries.values()
+    (entry,) = provider.cache.entries.values()
     return entry
 
 
@@ -160,7 +160,7 @@ def test_different_parameters_are_different_entries(moto_sts, one, other):
     assert moto_sts.assume_role_calls == 2
     assert second is not first
     assert first.access_key_id != second.access_key_id
-    assert len(provider._entries) == 2
+    assert len(provider.cache.entries) == 2
     # Each is then served from its own entry.
     assert provider.get(ROLE, **one) is first
     assert provider.get(ROLE, **other) is second
@@ -278,8 +278,8 @@ def test_max_age_zero_calls_sts_every_time_and_stores_nothing(moto_sts):
     second = provider.get(ROLE, max_age=0)
     assert moto_sts.assume_role_calls == 2
     assert second is not first
-    assert provider._entries == {}
-    assert provider._flights == {}
+    assert provider.cache.entries == {}
+    assert provider.cache.flights == {}
     # And a cached get afterwards still has to fetch.
     provider.get(ROLE)
     assert moto_sts.assume_role_calls == 3
@@ -407,7 +407,7 @@ def test_jitter_spreads_refresh_times_within_the_documented_bound(moto_sts, sts_
     provider = STSProvider(refresh_margin=300)
     for i in range(12):
         provider.get(ROLE, RoleSessionName=f"session-{i}")
-    margins = [entry.expires_at - entry.refresh_at for entry in provider._entries.values()]
+    margins = [entry.expires_at - entry.refresh_at for entry in provider.cache.entries.values()]
     assert len(margins) == 12
     for margin in margins:
         assert 300 <= margin <= 300 * (1 + JITTER_FRACTION)
@@ -463,7 +463,7 @@ def test_credentials_returned_inside_the_floor_are_an_error_and_not_cached(clock
     assert raised.value.role_arn == ROLE
     assert raised.value.code is None
     assert "floor" in str(raised.value)
-    assert provider._entries == {}
+    assert provider.cache.entries == {}
     # The failure is not cached: the next get calls STS again.
     good = datetime.fromtimestamp(clock.time + 3600, timezone.utc)
     stubber.add_response("assume_role", sts_response(good))
@@ -592,8 +592,8 @@ def test_clear_caches_empties_every_provider(moto_sts):
     other.get(ROLE)
     client = one._client
     clear_caches()
-    assert one._entries == {}
-    assert other._entries == {}
+    assert one.cache.entries == {}
+    assert other.cache.entries == {}
     assert one._client is None  # the STS client goes too: its endpoint may be gone
     assert one.get(ROLE) is not first
     assert one._client is not client
@@ -605,7 +605,7 @@ def test_clear_cache_of_one_provider(moto_sts):
     first = one.get(ROLE)
     kept = other.get(ROLE)
     one.clear_cache()
-    assert one._entries == {}
+    assert one.cache.entries == {}
     assert other.get(ROLE) is kept
     assert one.get(ROLE) is not first
     assert moto_sts.assume_role_calls == 3
@@ -622,7 +622,7 @@ def test_under_snap_start_a_restore_clears_every_cache(moto_sts, monkeypatch):
     assert registered == [clear_caches]  # once per process
     first = provider.get(ROLE)
     registered[0]()  # the runtime calls the hook after a restore
-    assert provider._entries == {}
+    assert provider.cache.entries == {}
     assert provider.get(ROLE) is not first
 
 
@@ -787,7 +787,7 @@ def test_invalid_client_token_from_moto_iam_checks(moto_sts):
     assert "InvalidClientTokenId" in str(error)
     assert "testing" not in str(error)  # the dummy access key and secret
     assert moto_sts.assume_role_calls == 1  # not retried
-    assert provider._entries == {}
+    assert provider.cache.entries == {}
 
 
 def test_access_denied_from_moto_iam_checks(moto_sts):
@@ -811,7 +811,7 @@ def test_access_denied_from_moto_iam_checks(moto_sts):
     assert "AccessDenied" in str(error)
     assert key["SecretAccessKey"] not in str(error)
     assert moto_sts.assume_role_calls == 1  # AccessDenied is not retried
-    assert provider._entries == {}
+    assert provider.cache.entries == {}
 
 
 @pytest.mark.parametrize(
@@ -842,7 +842,7 @@ def test_sts_error_codes_are_kept(code, status):
         f" (fix: {fix})" if fix else ""
     )
     assert (fix is not None) == (code in ("AccessDenied", "ExpiredToken", "RegionDisabledException"))
-    assert provider._entries == {}
+    assert provider.cache.entries == {}
     stubber.assert_no_pending_responses()
 
 
@@ -894,7 +894,7 @@ def test_a_response_without_usable_credentials_is_an_error(response, cause):
     assert raised.value.role_arn == ROLE
     assert isinstance(raised.value.__cause__, cause)
     assert "without usable Credentials" in str(raised.value)
-    assert provider._entries == {}
+    assert provider.cache.entries == {}
 
 
 @pytest.mark.parametrize("field", ["SecretAccessKey", "SessionToken"])
@@ -907,7 +907,7 @@ def test_a_response_with_an_empty_secret_is_an_error(clock, field):
     with pytest.raises(AssumeRoleError, match="without usable Credentials") as raised:
         provider.get(ROLE)
     assert isinstance(raised.value.__cause__, ValueError)
-    assert provider._entries == {}
+    assert provider.cache.entries == {}
 
 
 def test_assume_role_error_survives_pickling():
@@ -934,7 +934,7 @@ def test_an_unreachable_endpoint_is_an_error_without_a_code(moto_sts):
     assert isinstance(raised.value.__cause__, EndpointConnectionError)
     assert "EndpointConnectionError" in str(raised.value)
     assert len(attempts) == 1
-    assert provider._entries == {}
+    assert provider.cache.entries == {}
 
 
 # -- rules 3 and 5: stale on error, back-off, no eviction ----------------------------------------------------
@@ -1115,8 +1115,8 @@ def test_32_threads_on_a_failing_cold_entry_all_get_the_error(moto_sts):
     results = run_threads(32, get)
     assert all(isinstance(result, AssumeRoleError) for result in results)
     assert 1 <= len(attempts) <= 32
-    assert provider._entries == {}
-    assert provider._flights == {}
+    assert provider.cache.entries == {}
+    assert provider.cache.flights == {}
 
 
 def test_a_fetch_left_in_flight_is_waited_on_for_the_retry_budget_and_never_doubled(moto_sts):
@@ -1125,13 +1125,13 @@ def test_a_fetch_left_in_flight_is_waited_on_for_the_retry_budget_and_never_doub
     config = Config(read_timeout=0.05, connect_timeout=0.05, retries={"total_max_attempts": 1})
     provider = STSProvider(boto3_client=boto3.client("sts", region_name="us-east-1", config=config))
     assert provider.retry_budget() == pytest.approx(1.1)
-    stuck = Flight(False, provider._generation, 0)
+    stuck = Flight(False, provider.cache.generation, 0)
     key = (None, None, cache_key_of({"RoleArn": ROLE}))
-    provider._flights[key] = stuck
+    provider.cache.flights[key] = stuck
     with pytest.raises(AssumeRoleError, match="did not finish within 1 s"):
         provider.get(ROLE)
     assert moto_sts.assume_role_calls == 0
-    del provider._flights[key]
+    del provider.cache.flights[key]
     assert provider.get(ROLE) is provider.get(ROLE)
     assert moto_sts.assume_role_calls == 1
 

@@ -384,3 +384,50 @@ def test_an_unsigned_client_is_recorded_without_a_signer(sts_stub):
     client.assume_role(RoleArn=ROLE, RoleSessionName="unsigned")
 
     assert sts_stub.calls[0].signed_with is None
+
+
+SHARED_CACHE_INNER = """
+    import pytest
+
+    from powertools_sts import AssumeRoleError, STSProvider
+
+    ROLE = "arn:aws:iam::111122223333:role/inner"
+
+
+    def test_a_failure(sts_stub):
+        sts_stub.fail(ROLE)
+        with pytest.raises(AssumeRoleError):
+            STSProvider().get(ROLE)
+
+
+    def test_the_next_test_fetches_for_itself(sts_stub):
+        STSProvider().get(ROLE)
+        assert len(sts_stub.calls) == 1
+"""
+
+
+def test_stub_answers_and_failures_never_reach_the_shared_cache(pytester, monkeypatch, tmp_path):
+    # Issue 18, item 12: with the shared cache on (the variable, or Managed Instances' variables in a test
+    # environment), the stub's failures reached /tmp and the next test raised SharedBackoffError, and a
+    # second pytest session was served the first one's credentials with 0 calls recorded.
+    import tempfile
+
+    monkeypatch.setenv("POWERTOOLS_STS_SHARED_CACHE", "true")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    pytester.makepyfile(test_inner=SHARED_CACHE_INNER)
+    for _session in range(2):
+        powertools_sts.clear_caches()
+        pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q").assert_outcomes(passed=2)
+    assert [path.name for path in tmp_path.rglob("*") if path.is_file()] == []
+
+
+@pytest.mark.parametrize("spelling", ["-p", "pytest_plugins"])
+def test_the_plugin_loads_by_its_module_name(pytester, spelling):
+    # Issue 18, item 13: both spellings failed with "Plugin already registered under a different name".
+    pytester.makepyfile(test_inner="def test_it(sts_stub, lambda_context):\n    assert sts_stub.calls == []\n")
+    arguments: tuple[str, ...] = ("-p", "powertools_sts.testing")
+    if spelling == "pytest_plugins":
+        pytester.makeconftest('pytest_plugins = ["powertools_sts.testing"]\n')
+        arguments = ()
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", *arguments).assert_outcomes(passed=1)

@@ -437,7 +437,7 @@ def test_provider_get_refuses_before_any_sts_call(moto_sts, options, field):
     assert field in str(raised.value)
     assert moto_sts.assume_role_calls == 0
     assert provider._client is None  # the client is not even built
-    assert provider._entries == {}
+    assert provider.cache.entries == {}
 
 
 @pytest.mark.parametrize("role_arn", ["reports", "arn:aws:iam::111122223333:user/alice", None, 111122223333])

@@ -1,0 +1,182 @@
+"""The options of ``sts(...)`` as one validated, frozen value.
+
+Every option is checked when ``sts(...)`` is applied (at import), before any STS call, and a mistake
+is a ``ConfigurationError`` that names it. An explicit argument wins over its environment variable;
+both are read here, once.
+
+Example
+-------
+>>> options = Options.of(fetch_data={"reports": "arn:aws:iam::111122223333:role/reports"})
+>>> options.entries["reports"], options.max_age, options.cache_key
+({'RoleArn': 'arn:aws:iam::111122223333:role/reports'}, None, 'powertools_sts')
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
+from botocore.config import Config
+
+from .exceptions import ConfigurationError
+from .execution import prefetch_timeout_from_env, shared_cache_from_env
+from .tracing import capture_backend, require_xray_sdk
+from .validation import MAX_CHAINED_DURATION, validate_assume_role_params, validate_max_age, validate_refresh_margin
+
+__all__ = ["Options"]
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False, got {type(value).__name__}")
+    return value
+
+
+def _entries(fetch_data: Any, chained: bool) -> dict[str, dict[str, Any]]:
+    if not isinstance(fetch_data, Mapping) or not fetch_data:
+        raise ConfigurationError(
+            "fetch_data must be a non-empty mapping of entry name to AssumeRole parameters (or a RoleArn string)"
+        )
+    entries = {}
+    for name, spec in fetch_data.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"fetch_data: entry names must be non-empty strings, got {name!r}")
+        params = validate_assume_role_params({"RoleArn": spec} if isinstance(spec, str) else spec, entry=name)
+        if chained and params.get("DurationSeconds", 0) > MAX_CHAINED_DURATION:
+            raise ConfigurationError(
+                f"entry {name!r}: DurationSeconds {params['DurationSeconds']} is over {MAX_CHAINED_DURATION}: AWS caps "
+                "a session assumed with assumed-role credentials (role chaining) at one hour"
+            )
+        entries[name] = params
+    return entries
+
+
+@dataclass(frozen=True)
+class Options:
+    """The validated options of one ``sts(...)``; see :func:`powertools_sts.sts` for their meaning.
+
+    Example
+    -------
+    >>> Options.of(fetch_data={"r": "arn:aws:iam::111122223333:role/r"}, max_age=-1).max_age is None
+    True
+    """
+
+    entries: dict[str, dict[str, Any]]
+    boto3_session: Any
+    boto3_client: Any
+    boto_config: Config | None
+    capture: str | None
+    hub: str | None
+    prefetch: bool
+    cache_key: str
+    max_age: float | None
+    set_to_context: bool
+    refresh_margin: float
+    traced: bool
+    prefetch_timeout: float | None
+    shared_cache: bool
+    metrics: Any
+    metrics_entry_dimension: bool
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        fetch_data: Any,
+        boto3_session: Any = None,
+        boto3_client: Any = None,
+        boto_config: Any = None,
+        aws_client_capture: Any = False,
+        aws_client_assume_role: Any = None,
+        disable_prefetch: Any = False,
+        cache_key: Any = "powertools_sts",
+        max_age: Any = None,
+        set_to_context: Any = False,
+        refresh_margin: Any = 300,
+        trace_execution: Any = None,
+        prefetch_timeout: Any = None,
+        shared_cache: Any = None,
+        metrics: Any = None,
+        metrics_entry_dimension: Any = False,
+    ) -> Options:
+        """Check every option; raise ``ConfigurationError`` naming the first that is wrong."""
+        hub = aws_client_assume_role
+        if hub is not None and (not isinstance(hub, str) or not hub):
+            raise ConfigurationError(f"aws_client_assume_role must be an entry name, got {hub!r}")
+        entries = _entries(fetch_data, chained=hub is not None)
+        if hub in entries:
+            raise ConfigurationError(
+                f"aws_client_assume_role={hub!r} names an entry of this same layer: the entry that signs must come "
+                "from an outer sts layer"
+            )
+        if not isinstance(cache_key, str) or not cache_key:
+            raise ConfigurationError(f"cache_key must be a non-empty string, got {cache_key!r}")
+        capture = capture_backend(aws_client_capture)
+        for value, name in ((disable_prefetch, "disable_prefetch"), (set_to_context, "set_to_context")):
+            _flag(value, name)
+        if trace_execution is not None:
+            _flag(trace_execution, "trace_execution")
+        if _flag(metrics_entry_dimension, "metrics_entry_dimension") and metrics is None:
+            raise ConfigurationError("metrics_entry_dimension=True needs metrics= (a Powertools Metrics instance)")
+        if metrics is not None:
+            from .metrics import check_metrics
+
+            check_metrics(metrics)
+        _check_clients(boto3_session, boto3_client, boto_config, hub)
+        return cls(
+            entries=entries,
+            boto3_session=boto3_session,
+            boto3_client=boto3_client,
+            boto_config=boto_config,
+            capture=capture,
+            hub=hub,
+            prefetch=not disable_prefetch,
+            cache_key=cache_key,
+            max_age=validate_max_age(max_age),
+            set_to_context=set_to_context,
+            refresh_margin=validate_refresh_margin(refresh_margin),
+            traced=_traced(trace_execution),
+            prefetch_timeout=_prefetch_wait(prefetch_timeout),
+            shared_cache=shared_cache_from_env() if shared_cache is None else _flag(shared_cache, "shared_cache"),
+            metrics=metrics,
+            metrics_entry_dimension=metrics_entry_dimension,
+        )
+
+
+def _check_clients(boto3_session: Any, boto3_client: Any, boto_config: Any, hub: str | None) -> None:
+    if boto_config is not None and not isinstance(boto_config, Config):
+        raise ConfigurationError(f"boto_config must be a botocore.config.Config, got {type(boto_config).__name__}")
+    if boto3_session is not None and not callable(getattr(boto3_session, "client", None)):
+        raise ConfigurationError(f"boto3_session must be a boto3 Session, got {type(boto3_session).__name__}")
+    if boto3_client is not None and not callable(getattr(boto3_client, "assume_role", None)):
+        raise ConfigurationError(f"boto3_client must be a boto3 STS client, got {type(boto3_client).__name__}")
+    if hub is not None and (boto3_session is not None or boto3_client is not None):
+        raise ConfigurationError(
+            "boto3_session and boto3_client cannot be combined with aws_client_assume_role: a chained layer's "
+            "STS client is signed with the hub entry's credentials (boto_config still applies)"
+        )
+
+
+def _traced(trace_execution: bool | None) -> bool:
+    traced = resolve_truthy_env_var_choice(
+        env=os.getenv("POWERTOOLS_TRACE_MIDDLEWARES", "false"), choice=trace_execution
+    )
+    if traced:
+        # The factory builds a Tracer at every invocation, which imports aws-xray-sdk there: refuse now.
+        require_xray_sdk(
+            "trace_execution=True" if trace_execution else "POWERTOOLS_TRACE_MIDDLEWARES=true (trace_execution=None)",
+            'set trace_execution=False (the STS calls can still be traced with aws_client_capture="opentelemetry")',
+        )
+    return bool(traced)
+
+
+def _prefetch_wait(prefetch_timeout: Any) -> float | None:
+    if prefetch_timeout is None:
+        return prefetch_timeout_from_env()
+    number = not isinstance(prefetch_timeout, bool) and isinstance(prefetch_timeout, (int, float))
+    if not number or not 0 <= prefetch_timeout <= 900:
+        raise ConfigurationError(f"prefetch_timeout must be a number of seconds in 0..900, got {prefetch_timeout!r}")
+    return float(prefetch_timeout)

@@ -139,7 +139,7 @@ class _Layer:
     """The state of one applied ``sts(...)``."""
 
     __slots__ = (
-        *("__weakref__", "context_names", "deadline", "handler_name", "hub", "hub_per_invocation", "memo"),
+        *("__weakref__", "context_names", "deadline", "handler_name", "hub", "hub_per_invocation"),
         *("observer", "options", "pending", "slots", "static_hub"),
     )
 
@@ -161,15 +161,7 @@ class _Layer:
         }
         self.context_names = _context_attributes(self.slots) if options.set_to_context else ()
         self.handler_name = "?"  # module.function of the handler, once the layer is applied
-        self.memo: tuple[Any, tuple[Any, ...]] = (None, ())  # (the layers around, them with this one)
         _state.register(self)
-
-    def around(self, outer: tuple[Any, ...]) -> tuple[Any, ...]:
-        """Return this layer and the layers ``outer`` around it, innermost first (memoised: one per call site)."""
-        memo = self.memo
-        if memo[0] is not outer:
-            memo = self.memo = (outer, (self, *outer))
-        return memo[1]
 
     def use(self, provider: STSProvider, signer: Any) -> None:
         for slot in self.slots.values():
@@ -321,10 +313,14 @@ def _context_attributes(slots: Mapping[str, _Slot]) -> tuple[tuple[str, _Slot], 
 
 def _middleware(layer: _Layer) -> Callable[..., Any]:
     """Return the Powertools factory middleware of ``layer``: the per-invocation step."""
-    invocation = _state.invocation
+    current = _state.invocation.get
 
     def sts(handler: Callable[..., Any], event: Any, context: Any, **kwargs: Any) -> Any:
-        token = invocation.set(layer.around(invocation.get()))
+        layers = current(None)
+        if layers is None:
+            layers = []
+            _state.invocation.set(layers)  # once per thread or context, not per invocation
+        layers.append(layer)
         try:
             # The hot path: one clock read against the earliest end of freshness of the layer's entries.
             if not _clock.now() < layer.deadline:
@@ -337,7 +333,10 @@ def _middleware(layer: _Layer) -> Callable[..., Any]:
             # reaches the user's Metrics here, on the invocation's thread, before log_metrics flushes.
             if layer.pending:
                 layer.observer.deliver()  # type: ignore[union-attr]  # pending is () without observers
-            invocation.reset(token)
+            if layers[-1] is layer:
+                layers.pop()
+            else:  # a thread sharing this context (a copy of it) pushed a layer meanwhile
+                layers.remove(layer)
 
     sts.__qualname__ = "sts"  # the factory names its "## sts" subsegment and its log lines after it
     middleware: Callable[..., Any] = lambda_handler_decorator(sts, trace_execution=layer.options.traced)

@@ -274,43 +274,38 @@ def _policy(shape: Mapping[str, Any], value: Any, entry: str | None) -> str:
     return text
 
 
-def _unsupported(operation: str, name: Any, entry: str | None, members: Mapping[str, Any]) -> ConfigurationError:
-    accepted, a = _OPERATIONS[operation][0], "an" if operation[0] in "AEIOU" else "a"
-    if name in _MFA:
-        return ConfigurationError(
-            f"{_where(entry, str(name))} is not supported: an MFA token code is valid for one use and "
-            "cannot be refreshed unattended, so credentials that need it cannot be cached or refreshed"
-        )
-    if name in accepted:
-        import botocore
-
-        return ConfigurationError(
-            f"{_where(entry, str(name))} is not in the STS model of the installed botocore {botocore.__version__}; "
-            "a newer boto3 supports it"
-        )
-    what = "that powertools_sts does not support" if name in members else None
-    kind = f"{a} {operation} parameter {what}" if what else f"not {a} {operation} parameter"
-    return ConfigurationError(f"{_where(entry, repr(name))} is {kind}; accepted: {', '.join(accepted)}")
-
-
 def _validate(operation: str, params: Mapping[Any, Any], entry: str | None) -> dict[str, Any]:
     """Check ``params`` against ``operation``'s input shape in the STS model and the rules above."""
-    accepted, supplied = _OPERATIONS[operation]
-    shapes = _model()["shapes"]
+    (accepted, supplied), shapes = _OPERATIONS[operation], _model()["shapes"]
     request = shapes[_model()["operations"][operation]["input"]["shape"]]
-    members = request["members"]
+    members, a = request["members"], "an" if operation[0] in "AEIOU" else "a"
     for name in params:
-        if name not in accepted or name not in members:
-            raise _unsupported(operation, name, entry, members)
+        if name in _MFA:
+            raise ConfigurationError(
+                f"{_where(entry, name)} is not supported: an MFA token code is valid for one use and "
+                "cannot be refreshed unattended, so credentials that need it cannot be cached or refreshed"
+            )
+        if name not in accepted:
+            known = name in members
+            what = f"{a} {operation} parameter that powertools_sts does not support" if known else None
+            kind = what or f"not {a} {operation} parameter"
+            raise ConfigurationError(f"{_where(entry, repr(name))} is {kind}; accepted: {', '.join(accepted)}")
+        if name not in members:
+            import botocore
+
+            raise ConfigurationError(
+                f"{_where(entry, name)} is not in the STS model of the installed botocore {botocore.__version__}; "
+                "a newer boto3 supports it"
+            )
     for name in request.get("required", ()):
         if name not in params and name not in supplied:
             raise ConfigurationError(f"{_where(entry, name)} is required")
-    out: dict[str, Any] = {}
-    for name, value in params.items():
-        shape = members[name]["shape"]
-        out[name] = (
-            _policy(shapes[shape], value, entry) if name == "Policy" else _value(shapes, shape, value, entry, name)
-        )
+    out: dict[str, Any] = {
+        name: _policy(shapes[members[name]["shape"]], value, entry)
+        if name == "Policy"
+        else _value(shapes, members[name]["shape"], value, entry, name)
+        for name, value in params.items()
+    }
     keys: set[str] = set()  # STS compares tag keys case-insensitively
     for key in (tag["Key"] for tag in out.get("Tags", ())):
         if key.lower() in keys:

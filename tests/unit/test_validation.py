@@ -725,7 +725,6 @@ def test_every_model_pattern_is_read_exactly():
             for ref in request["members"].values()
             if "pattern" in model["shapes"][ref["shape"]]
         }
-    assert set(PROBES) <= patterns | {TAG_PATTERN + "*"}
     unread = sorted(pattern for pattern in patterns if validation._compiled(pattern) is None)
     assert not unread, f"patterns left to STS: {unread}"
 

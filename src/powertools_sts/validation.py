@@ -252,10 +252,11 @@ def _policy(shape: Mapping[str, Any], value: Any, entry: str | None) -> str:
     if not low <= len(text) <= high:
         raise ConfigurationError(f"{where} must be {low}-{high} characters long, got {len(text)}")
     _string(shape, text, entry, "Policy")
-    depth = deepest = 0  # of arrays and objects, brackets in strings aside: deeper is refused, not recursed into
-    for char in re.sub(r'"(?:\\.|[^"\\])*"', "", text) if text.count("[") + text.count("{") > _POLICY_MAX_DEPTH else "":
-        depth += (char in "[{") - (char in "]}")
-        deepest = max(deepest, depth)
+    depth = deepest = 0  # of arrays and objects, brackets in strings aside: refused when deeper, not parsed
+    if text.count("[") + text.count("{") > _POLICY_MAX_DEPTH:
+        for char in re.sub(r'"(?:\\.|[^"\\])*"', "", text):
+            depth += (char in "[{") - (char in "]}")
+            deepest = max(deepest, depth)
     if deepest > _POLICY_MAX_DEPTH:
         raise ConfigurationError(f"{where} nests arrays and objects more than {_POLICY_MAX_DEPTH} deep")
     try:

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from powertools_sts import ConfigurationError, STSProvider, get_credentials, sts
+from powertools_sts import AssumeRoleError, ConfigurationError, STSProvider, get_credentials, sts
 
 from ..conftest import OTHER_ROLE, ROLE
 from ..reliability.proxy import FaultProxy
@@ -267,3 +267,71 @@ def test_credentials_taken_from_another_process_are_no_sts_call_to_report(moto_s
         invoke(handler)
     assert [event.outcome for event in events] == ["fetched"]  # the second layer read the first one's file
     assert moto_sts.assume_role_calls == 1
+
+
+# -- the provider's rules hold with the shared cache on (issue 18, items 1 and 2) ---------------------------
+
+
+def shared_files(private_tmp: Any) -> list[str]:
+    return sorted(path.name for path in private_tmp.rglob("*.json"))
+
+
+def test_force_fetch_calls_sts_and_stores_with_the_shared_cache_on(moto_sts, private_tmp):
+    first, second, third = (STSProvider(shared_cache=True) for _ in range(3))
+    old = first.get(ROLE)
+    forced = second.get(ROLE, force_fetch=True)  # was answered from the /tmp file: 1 call, not 2
+    assert moto_sts.assume_role_calls == 2
+    assert forced.access_key_id != old.access_key_id
+    assert third.get(ROLE).access_key_id == forced.access_key_id  # stored for the other processes
+    assert moto_sts.assume_role_calls == 2
+
+
+def test_max_age_zero_neither_reads_nor_writes_the_shared_cache(moto_sts, private_tmp):
+    provider = STSProvider(shared_cache=True)
+    keys = {provider.get(ROLE, max_age=0).access_key_id for _ in range(3)}
+    assert len(keys) == 3
+    assert moto_sts.assume_role_calls == 3
+    assert shared_files(private_tmp) == []  # nothing written
+    cached = STSProvider(shared_cache=True).get(ROLE)  # a file now
+    assert provider.get(ROLE, max_age=0).access_key_id != cached.access_key_id  # and not read
+    assert moto_sts.assume_role_calls == 5
+
+
+def test_an_sts_layer_with_max_age_zero_fetches_at_every_invocation_with_the_shared_cache_on(moto_sts, private_tmp):
+    name = unique("zero")
+    handler = sts(fetch_data={name: ROLE}, max_age=0, shared_cache=True)(lambda event, context: get_credentials(name))
+    keys = {invoke(handler).access_key_id for _ in range(3)}
+    assert len(keys) == 3
+    assert moto_sts.assume_role_calls == 3
+    assert shared_files(private_tmp) == []
+
+
+def test_a_positive_max_age_bounds_the_age_of_what_the_shared_cache_serves(moto_sts, private_tmp, clock):
+    old = STSProvider(shared_cache=True).get(ROLE)
+    clock.advance(100)
+    reader = STSProvider(shared_cache=True)
+    young = reader.get(ROLE, max_age=60)  # the file's credentials are 100 s old: not served
+    assert young.access_key_id != old.access_key_id
+    assert moto_sts.assume_role_calls == 2
+    clock.advance(30)
+    assert reader.get(ROLE, max_age=60) is young  # from memory, not the file again
+    assert moto_sts.assume_role_calls == 2
+
+
+def test_after_clear_caches_a_failure_of_this_process_is_not_held_against_it(proxy, private_tmp):
+    import powertools_sts
+    from powertools_sts.exceptions import SharedBackoffError
+
+    client = boto3.client("sts", endpoint_url=proxy.url, config=quick())
+    provider = STSProvider(boto3_client=client, shared_cache=True)
+    proxy.set_mode("denied")
+    with pytest.raises(AssumeRoleError) as denied:
+        provider.get(ROLE)
+    assert denied.value.code == "AccessDenied"
+    with pytest.raises(SharedBackoffError, match="failed in this process"):  # not "in another process"
+        STSProvider(boto3_client=client, shared_cache=True).get(ROLE)
+    assert proxy.requests == 1
+    proxy.set_mode("pass")
+    powertools_sts.clear_caches()
+    assert provider.get(ROLE).access_key_id  # fetched anew, not SharedBackoffError with 0 calls
+    assert proxy.requests == 2

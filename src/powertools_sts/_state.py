@@ -4,7 +4,7 @@ The rest of the package keeps its state on instances (a provider's entries and f
 slots, an entry's sessions and clients). What cannot live on an instance lives here: the registries
 that find those instances, the providers that layers with one signing configuration share, the name
 registry of the ``sts`` entries, the code objects that mark an invocation inside a layer, the botocore
-data loader, the session-name suffix and the SnapStart hook flag. The default provider of
+data loaders of its STS clients, the session-name suffix and the SnapStart hook flag. The default provider of
 ``assume_role`` is the one exception: it lives where Powertools keeps its own helpers' providers,
 ``DEFAULT_PROVIDERS["sts"]``, so that Powertools' ``parameters.clear_caches()`` drops it and a user
 can inject one; :func:`reset` drops it too.
@@ -87,7 +87,10 @@ DEFAULT_PROVIDER_KEY = "sts"
 session_suffix: str = ""
 #: Whether the SnapStart after-restore hook was registered in this process.
 snap_start_hooked = False
-_loader: Any = None
+#: The data loaders of :func:`botocore_loader`, by data path, at most ``_LOADERS_MAX``.
+_loaders: dict[str | None, Any] = {}
+_LOADERS_MAX = 4
+_FROM_ENV: Any = object()
 
 
 def register(obj: Resettable) -> None:
@@ -106,29 +109,33 @@ def register(obj: Resettable) -> None:
         _registered.add(obj)
 
 
-def botocore_loader() -> Any:
-    """Return the botocore data loader that every session this package makes shares.
+def botocore_loader(data_path: str | None = _FROM_ENV) -> Any:
+    """Return the data loader of the package's own STS clients for ``data_path``, one per value.
 
-    A new botocore session re-reads and re-parses the service models and endpoint rules (about 100 ms
-    for the first client); one shared loader, which only reads packaged JSON files and caches them,
-    makes each further session's first client about four times cheaper at cold start. It holds no
-    socket and no lock, so it survives a reset and a fork.
+    ``data_path`` is botocore's setting (``AWS_DATA_PATH``'s form; None: botocore's own paths); left
+    out, ``AWS_DATA_PATH`` is read now. A loader reads packaged JSON files and keeps them: each
+    further STS client of that data path skips re-reading its models. It holds no socket and no
+    lock, so it survives a reset and a fork. Only the package's STS clients use these (see
+    :mod:`powertools_sts._botocore`); the user's sessions build botocore's own.
 
     Example
     -------
-    >>> botocore_loader() is botocore_loader()
+    >>> botocore_loader(None) is botocore_loader(None)
     True
     """
-    global _loader
-    if _loader is None:
+    if data_path is _FROM_ENV:
+        data_path = os.environ.get("AWS_DATA_PATH")
+    loader = _loaders.get(data_path)
+    if loader is None:
         with lock:
-            if _loader is None:
-                from ._loader import create_loader
+            loader = _loaders.get(data_path)
+            if loader is None:
+                from ._botocore import new_loader
 
-                # What a botocore session builds for itself (AWS_DATA_PATH included), without building a
-                # session (about 7 ms of cold start) only to take its loader; see _loader for what differs.
-                _loader = create_loader(os.environ.get("AWS_DATA_PATH"))
-    return _loader
+                if len(_loaders) >= _LOADERS_MAX:  # a process sees one or two values: bounded all the same
+                    del _loaders[next(iter(_loaders))]
+                loader = _loaders[data_path] = new_loader(data_path)
+    return loader
 
 
 def start_worker(function: Callable[[], T], name: str = "powertools-sts") -> Future[T]:

@@ -27,7 +27,7 @@ from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 from botocore.config import Config
 
-from . import _clock, _state
+from . import _botocore, _clock, _state
 from .credentials import Credentials
 from .events import Observers, RefreshObserver
 from .exceptions import AssumeRoleError, ConfigurationError
@@ -35,7 +35,7 @@ from .execution import init_waits_for_prefetch, prefetch_timeout_from_env, share
 from .names import hub_entry, register_names
 from .otel import SpanObserver, capture_botocore_opentelemetry, current_context, run_in_context
 from .provider import FLOOR_SECONDS, STSProvider
-from .sessions import SessionCache, refreshing_session, value_key
+from .sessions import SessionCache, value_key
 from .tracing import (
     OPENTELEMETRY,
     XRAY,
@@ -152,7 +152,7 @@ class _ChainedProvider(STSProvider):
         super().__init__(boto_config=boto_config, refresh_margin=refresh_margin, shared_cache=shared_cache)
 
     def _build_client(self) -> STSClient:
-        client: STSClient = refreshing_session(self.hub.credentials).client("sts", config=self._config)
+        client: STSClient = _botocore.new_sts_client(self._config, source=self.hub.credentials)
         return client
 
 

@@ -39,14 +39,13 @@ from aws_lambda_powertools.utilities.parameters.base import BaseProvider
 from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 from botocore.config import Config
 
-from . import _clock, _state, redaction
+from . import _botocore, _clock, _state, redaction
 from .answers import credentials_from, error_from, where
 from .credentials import Credentials
 from .events import FAILED, FETCHED, SERVED_STALE, Refresh, RefreshObserver
 from .exceptions import AssumeRoleError, ConfigurationError, copy_error
 from .execution import on_managed_instances, shared_cache_from_env
 from .freshness import BACKOFF_SECONDS, FLOOR_SECONDS, JITTER_FRACTION, CachedEntry, Flight
-from .sessions import new_botocore_session
 from .validation import cache_key_of, validate_assume_role_params, validate_max_age, validate_refresh_margin
 
 if TYPE_CHECKING:
@@ -887,13 +886,10 @@ class STSProvider(BaseProvider):
     def _signer_identity(self) -> str:
         """Who signs this provider's AssumeRole, stable across processes: the access key id, and the endpoint.
 
-        botocore keeps a client's signing credentials on its request signer and has no public
-        accessor for them; a chained provider's are the hub entry's current credentials.
+        A chained provider's are the hub entry's current credentials.
         """
         client = self._sts_client()
-        credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
-        frozen = credentials.get_frozen_credentials() if credentials is not None else None
-        return f"{getattr(frozen, 'access_key', None) or 'unsigned'}@{client.meta.endpoint_url}"
+        return f"{_botocore.client_access_key(client) or 'unsigned'}@{client.meta.endpoint_url}"
 
     def _sts_client(self) -> STSClient:
         """Return the client that signs AssumeRole; built once, on first use."""
@@ -909,7 +905,7 @@ class STSProvider(BaseProvider):
         if self._boto3_session is not None:
             client: STSClient = self._boto3_session.client("sts", config=self._config)
         else:
-            client = new_botocore_session().create_client("sts", config=self._config)
+            client = _botocore.new_sts_client(self._config)
         return client
 
     def _get(self, name: str, **sdk_options: Any) -> dict[str, Any]:

@@ -1,0 +1,54 @@
+"""The botocore internals the package relies on: each test fails naming what botocore changed.
+
+Two private names (see the docstring of powertools_sts._botocore), and a behaviour of botocore's
+public surface that is easy to lose without an error: a session's ``credential_provider``
+component being what its clients sign with.
+"""
+
+from __future__ import annotations
+
+import inspect
+from datetime import datetime, timezone
+
+import botocore.session
+import pytest
+from botocore.client import BaseClient
+from botocore.config import Config
+
+from powertools_sts import Credentials, _botocore
+
+
+def test_base_client_make_api_call_is_the_entry_point_of_every_call() -> None:
+    method = getattr(BaseClient, "_make_api_call", None)
+    assert callable(method), "botocore.client.BaseClient._make_api_call is gone: update _botocore.api_call_patch"
+    parameters = list(inspect.signature(method).parameters)
+    assert parameters == ["self", "operation_name", "api_params"], (
+        f"BaseClient._make_api_call now takes {parameters}: update _botocore.api_call_patch"
+    )
+
+
+def test_config_user_provided_options_holds_what_a_config_was_given() -> None:
+    config = Config(retries={"max_attempts": 2}, region_name="eu-west-1")
+    given = getattr(config, "_user_provided_options", None)
+    assert given == {"retries": {"max_attempts": 2}, "region_name": "eu-west-1"}, (
+        "botocore.config.Config._user_provided_options changed: update _botocore.given_options"
+    )
+    assert getattr(Config(), "_user_provided_options", None) == {}
+
+
+def test_given_options_falls_back_to_every_value_without_the_private_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = Config(retries={"max_attempts": 2})
+    monkeypatch.delattr(config, "_user_provided_options")
+    options = _botocore.given_options(config)
+    assert options["retries"] == {"max_attempts": 2}
+    assert set(options) == set(Config.OPTION_DEFAULTS)
+
+
+def test_a_session_signs_with_its_credential_provider_component() -> None:
+    core = botocore.session.get_session()
+    creds = Credentials("ASIAFROMSOURCE", "secret", "token", datetime(2030, 1, 1, tzinfo=timezone.utc))
+    _botocore.use_credentials(core, lambda: creds)
+    client = core.create_client("sts", region_name="eu-west-1")
+    assert _botocore.client_access_key(client) == "ASIAFROMSOURCE", (
+        "botocore.session.Session no longer signs with its 'credential_provider' component: update _botocore.use_credentials"
+    )

@@ -67,23 +67,23 @@ def new_sts_client(config: Config, *, source: Callable[[], Credentials] | None =
     core = botocore.session.get_session()
     core.register_component("data_loader", _state.botocore_loader(core.get_config_variable("data_path")))
     if source is not None:
-        use_credentials(core, source)
+        use_credentials(core, source, None)
     return core.create_client("sts", config=config)
 
 
-def use_credentials(core: Any, source: Callable[[], Credentials]) -> None:
-    """Have botocore session ``core`` sign with ``source``'s current credentials.
+def use_credentials(core: Any, source: Callable[[], Credentials], handed_out: Callable[[str], None] | None) -> None:
+    """Have botocore session ``core`` sign with ``source``'s current credentials; ``handed_out`` hears each new key id.
 
     Example
     -------
     >>> from datetime import datetime, timezone
     >>> from powertools_sts import Credentials
     >>> core = botocore.session.get_session()
-    >>> use_credentials(core, lambda: Credentials("ASIAEX", "s", "t", datetime(2030, 1, 1, tzinfo=timezone.utc)))
+    >>> use_credentials(core, lambda: Credentials("ASIAEX", "s", "t", datetime(2030, 1, 1, tzinfo=timezone.utc)), None)
     >>> core.get_credentials().access_key
     'ASIAEX'
     """
-    core.register_component("credential_provider", CredentialResolver([_Following(source)]))
+    core.register_component("credential_provider", CredentialResolver([_Following(source, handed_out)]))
 
 
 class _Following(BotocoreCredentials, CredentialProvider):
@@ -97,10 +97,10 @@ class _Following(BotocoreCredentials, CredentialProvider):
 
     METHOD = CANONICAL_NAME = "custom-powertools-sts"  # botocore's rule: other providers' names start "custom"
 
-    def __init__(self, source: Callable[[], Credentials]) -> None:
+    def __init__(self, source: Callable[[], Credentials], handed_out: Callable[[str], None] | None) -> None:
         # Not botocore's __init__: it would store the keys these properties read from the source.
         self.method, self.account_id = "powertools-sts", None
-        self._source = source
+        self._source, self._handed_out = source, handed_out
         self._last = ReadOnlyCredentials(None, None, None)
 
     def load(self) -> _Following:
@@ -113,6 +113,8 @@ class _Following(BotocoreCredentials, CredentialProvider):
         if last.access_key == current.access_key_id:
             return last
         last = self._last = ReadOnlyCredentials(current.access_key_id, current.secret_access_key, current.session_token)
+        if self._handed_out is not None:
+            self._handed_out(current.access_key_id)
         return last
 
     # botocore's are plain attributes; these read the source too (older code, other libraries).

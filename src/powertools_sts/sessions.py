@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from . import _botocore, _state
+from . import _botocore, _clock, _state
 from .exceptions import AssumeRoleError, ConfigurationError
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
     from .credentials import Credentials
 
-__all__ = ["REFUSED_CODES", "SessionCache", "value_key"]
+__all__ = ["HEAL_BACKOFF_SECONDS", "REFUSED_CODES", "SessionCache", "value_key"]
 
 logger = logging.getLogger("powertools_sts")
 
@@ -32,6 +33,9 @@ logger = logging.getLogger("powertools_sts")
 #: unknown), not what they may do: such a call is retried once with new credentials, and so is one
 #: whose message says "Signature expired". AccessDenied and throttling never are.
 REFUSED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "RequestExpired"})
+#: After new credentials were refused alike (a Region not enabled, a skewed clock), that refusal is
+#: not healed again in that Region for this many seconds: new credentials cannot cure it.
+HEAL_BACKOFF_SECONDS = 300.0
 # Not credential refusals, whatever their message says: new credentials would be refused alike.
 _NEVER_HEALED = frozenset({"AccessDenied", "AccessDeniedException"})
 # Keys of botocore's per-call request context, which every attempt of one call shares.
@@ -97,23 +101,24 @@ class _Healer:
     """Retries a call once when AWS refuses the entry's credentials it was signed with.
 
     Two handlers on a session's event emitter, which its clients copy. :meth:`signed` records in the
-    call's context the access key id each attempt was signed with. :meth:`needs_retry`, for a refusal,
-    has the entry drop those credentials unless a refresh replaced them already, fetches (one
-    AssumeRole for any number of refused callers) and answers 0: botocore sends the call again,
-    signed anew. A second refusal is raised as botocore raised it.
+    call's context the access key id each attempt was signed with. :meth:`needs_retry`, for a refusal
+    of credentials the entry handed out (not a client's own keys), has the entry drop them unless a
+    refresh replaced them already, fetches (one AssumeRole for any number of refused callers) and
+    answers 0: botocore sends the call again, signed anew. A second refusal is raised as botocore
+    raised it, and not healed again in that Region for :data:`HEAL_BACKOFF_SECONDS`.
 
     Example
     -------
     >>> from datetime import datetime, timezone
     >>> from powertools_sts import Credentials
     >>> creds = Credentials("ASIANEW", "secret", "token", datetime(2030, 1, 1, tzinfo=timezone.utc))
-    >>> healer = _Healer(lambda: creds, lambda access_key_id: None, None)
+    >>> healer = _Healer(lambda: creds, lambda access_key_id: None, None); healer.handed_out.append("ASIAOLD")
     >>> refused = ({}, {"Error": {"Code": "ExpiredToken", "Message": "The token has expired"}})
     >>> healer.needs_retry(response=refused, request_dict={"context": {_SIGNED_WITH: "ASIAOLD"}})
     0
     """
 
-    __slots__ = ("invalidate", "retried", "source")
+    __slots__ = ("futile", "handed_out", "invalidate", "retried", "source")
 
     def __init__(
         self,
@@ -122,6 +127,10 @@ class _Healer:
         retried: Callable[[], None] | None,
     ) -> None:
         self.source, self.invalidate, self.retried = source, invalidate, retried
+        # The access key ids the entry's sessions signed with lately: only their refusals are healed.
+        self.handed_out: deque[str] = deque(maxlen=16)
+        # (Region, code) of refusals that new credentials did not cure, to when they may be healed again.
+        self.futile: dict[tuple[Any, str], float] = {}
 
     def signed(self, request: Any = None, **kwargs: Any) -> None:
         """Record the access key id the attempt was signed with (``request-created``, after the signer)."""
@@ -132,11 +141,20 @@ class _Healer:
         request.context[_SIGNED_WITH] = match.group(1) if match else None
 
     def needs_retry(self, response: Any = None, request_dict: Any = None, **kwargs: Any) -> int | None:
-        """Return 0 (retry now) for a call refused for its credentials and healed; None (no opinion) else."""
+        """Return 0 (retry now) for a call refused for the entry's credentials and healed; None (no opinion) else."""
         context: dict[str, Any] = (request_dict or {}).get("context") or {}
         code, refused = _refusal(response), context.get(_SIGNED_WITH)
-        if code is None or refused is None or context.get(_HEALED):
-            return None  # no refusal, unsigned (not the entry's credentials), or healed once already
+        if code is None or refused is None or refused not in self.handed_out:
+            return None  # no refusal, unsigned, or signed with keys that are not the entry's
+        region, now = context.get("client_region"), _clock.now()
+        first = context.get(_HEALED)
+        if first is not None:
+            # Healed once, refused again: new credentials do not cure this refusal.
+            for refusal in {first, code}:
+                self.futile[(region, refusal)] = now + HEAL_BACKOFF_SECONDS
+            return None
+        if self.futile.get((region, code), 0.0) > now:
+            return None
         context[_HEALED] = code
         return self._heal(refused, code)
 
@@ -214,7 +232,7 @@ class SessionCache:
         import botocore.session
 
         healer, core = self._healer, botocore.session.get_session()  # the core boto3.Session() would create
-        _botocore.use_credentials(core, self.source)
+        _botocore.use_credentials(core, self.source, None if healer is None else healer.handed_out.append)
         session = boto3.session.Session(botocore_session=core, region_name=region_name)
         if healer is not None:
             # Generic and last: the signer's own "request-created.<service>" has run, the signature is there.

@@ -47,7 +47,7 @@ def test_given_options_falls_back_to_every_value_without_the_private_name(monkey
 def test_a_session_signs_with_its_credential_provider_component() -> None:
     core = botocore.session.get_session()
     creds = Credentials("ASIAFROMSOURCE", "secret", "token", datetime(2030, 1, 1, tzinfo=timezone.utc))
-    _botocore.use_credentials(core, lambda: creds)
+    _botocore.use_credentials(core, lambda: creds, None)
     client = core.create_client("sts", region_name="eu-west-1")
     assert _botocore.client_access_key(client) == "ASIAFROMSOURCE", (
         "botocore.session.Session no longer signs with its 'credential_provider' component: update _botocore.use_credentials"

@@ -192,6 +192,8 @@ class SessionCache:
         Given a refused access key id, has the entry drop it unless replaced already. None: no healing.
     retried:
         Called once per healing retry (the entry's observers count them).
+    default_region:
+        The Region when none is asked for (``sts``'s ``boto3_session``'s); None: botocore's resolution.
 
     Example
     -------
@@ -200,7 +202,7 @@ class SessionCache:
     True
     """
 
-    __slots__ = ("__weakref__", "_clients", "_healer", "_lock", "_sessions", "source")
+    __slots__ = ("__weakref__", "_clients", "_healer", "_lock", "_sessions", "default_region", "source")
 
     def __init__(
         self,
@@ -208,8 +210,10 @@ class SessionCache:
         *,
         invalidate: Callable[[str], None] | None = None,
         retried: Callable[[], None] | None = None,
+        default_region: str | None = None,
     ) -> None:
         self.source = source
+        self.default_region = default_region
         self._healer = _Healer(source, invalidate, retried) if invalidate is not None else None
         self._sessions: dict[str | None, boto3.session.Session] = {}
         self._clients: dict[Any, Any] = {}
@@ -219,6 +223,7 @@ class SessionCache:
 
     def session(self, region_name: str | None = None) -> boto3.session.Session:
         """Return the entry's refreshing session for ``region_name``, the same object every time."""
+        region_name = region_name or self.default_region
         session = self._sessions.get(region_name)
         if session is None:
             with self._lock:

@@ -340,6 +340,17 @@ def test_clear_caches_clears_every_session_cache(moto_sts):
     assert second.client("sts") is not clients[1]
 
 
+def test_the_default_region_is_the_parent_session_s(moto_sts):
+    handles = SessionCache(Source(), default_region="eu-west-2")
+
+    assert handles.session().region_name == "eu-west-2"
+    assert handles.session() is handles.session("eu-west-2")
+    assert handles.session("ap-south-1").region_name == "ap-south-1"
+    assert handles.client("sts").meta.region_name == "eu-west-2"
+    assert handles.client("sts", region_name="ap-south-1").meta.region_name == "ap-south-1"
+    assert SessionCache(Source()).session().region_name == "us-east-1"  # botocore's own: the environment's
+
+
 # -- the user's sessions are boto3's, with botocore's own loader ------------------------------------------
 
 

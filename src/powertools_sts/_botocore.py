@@ -3,7 +3,7 @@
 The user's sessions are ``boto3.Session()``'s; only their credentials are the package's, given
 through botocore's public ``credential_provider`` component (:func:`use_credentials`). The package's
 own STS clients (:func:`new_sts_client`) load models through a faster loader (public hooks only;
-about 30 ms of a first STS client's 55).
+about 30 ms of a first STS client's 55) and are :func:`protect`-ed.
 
 Private names, checked against botocore 1.44.18 (installed), ``develop`` (1.43.67, 2026-08-07) and
 ``feature/credential-refresh`` (2026-08-06); tests/unit/test_botocore_private.py names each that changes:
@@ -34,7 +34,7 @@ from botocore.credentials import CredentialProvider, CredentialResolver, ReadOnl
 from botocore.credentials import Credentials as BotocoreCredentials
 from botocore.exceptions import BotoCoreError, DataNotFoundError
 
-from . import _state
+from . import _state, redaction
 
 if TYPE_CHECKING:
     from .credentials import Credentials
@@ -45,6 +45,7 @@ __all__ = [
     "given_options",
     "new_loader",
     "new_sts_client",
+    "protect",
     "signer_access_key",
     "use_credentials",
 ]
@@ -54,7 +55,7 @@ _SCOPE = re.compile(r"X-Amz-Credential=([^%/&]+)")  # the access key id of a pre
 
 
 def new_sts_client(config: Config, *, source: Callable[[], Credentials] | None = None) -> Any:
-    """Return a new STS client of the package's own, signed by ``source`` if given (a chained layer).
+    """Return a new, protected STS client of the package's own, signed by ``source`` if given (a chained layer).
 
     The data path is botocore's (``AWS_DATA_PATH``, the profile's ``data_path``), read at each call.
 
@@ -68,7 +69,30 @@ def new_sts_client(config: Config, *, source: Callable[[], Credentials] | None =
     core.register_component("data_loader", _state.botocore_loader(core.get_config_variable("data_path")))
     if source is not None:
         use_credentials(core, source, None)
-    return core.create_client("sts", config=config)
+    return protect(core.create_client("sts", config=config))
+
+
+def protect(client: Any) -> Any:
+    """Mask secrets in the errors of ``client``'s calls before they leave botocore; return ``client``. Idempotent.
+
+    An answer botocore cannot parse is raised with its body (a cut AssumeRole answer holds the
+    SecretAccessKey), which a wrapper of ``_make_api_call`` (OpenTelemetry's span) records at once;
+    botocore emits ``after-call-error`` before it re-raises, so it is masked in place there.
+
+    Example
+    -------
+    >>> from botocore import UNSIGNED
+    >>> client = new_sts_client(Config(region_name="eu-west-1", signature_version=UNSIGNED))
+    >>> protect(client) is client
+    True
+    """
+    client.meta.events.register("after-call-error", _mask_error, unique_id="powertools-sts-mask-error")
+    return client
+
+
+def _mask_error(exception: BaseException | None = None, **kwargs: Any) -> None:
+    if exception is not None:
+        redaction.mask_exception(exception)
 
 
 def use_credentials(core: Any, source: Callable[[], Credentials], handed_out: Callable[[str], None] | None) -> None:

@@ -188,7 +188,7 @@ class STSProvider(BaseProvider):
         # route to the endpoint); Throttling and 5xx are retried by botocore's standard mode.
         config = BotoConfig(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=2, read_timeout=5)
         self._config = config.merge(boto_config) if boto_config is not None else config
-        self._client: STSClient | None = boto3_client
+        self._client: STSClient | None = boto3_client if boto3_client is None else _botocore.protect(boto3_client)
         self._client_lock = threading.Lock()
         self._guard = threading.Lock()
         self._entries: OrderedDict[_Key, CachedEntry] = OrderedDict()
@@ -903,7 +903,7 @@ class STSProvider(BaseProvider):
 
     def _build_client(self) -> STSClient:
         if self._boto3_session is not None:
-            client: STSClient = self._boto3_session.client("sts", config=self._config)
+            client: STSClient = _botocore.protect(self._boto3_session.client("sts", config=self._config))
         else:
             client = _botocore.new_sts_client(self._config)
         return client

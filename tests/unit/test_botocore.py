@@ -197,7 +197,16 @@ def test_clients_grow_nothing_and_loaders_are_bounded(tmp_path: Path, monkeypatc
     assert first.meta.region_name == "eu-west-1"
 
 
-# -- who signs -----------------------------------------------------------------------------
+# -- protection, and who signs -----------------------------------------------------------------------------
+
+
+def test_protect_masks_an_error_in_place_once_however_often_it_is_called() -> None:
+    client = _botocore.new_sts_client(REGION)
+    assert _botocore.protect(_botocore.protect(client)) is client
+    error = ValueError("invalid XML: b'<SecretAccessKey>wJalr</SecretAccessKey><SessionToken>FQoG")
+    answered = client.meta.events.emit("after-call-error.sts.AssumeRole", exception=error, context={})
+    assert [handler for handler, _ in answered].count(_botocore._mask_error) == 1
+    assert str(error) == "invalid XML: b'<SecretAccessKey>***</SecretAccessKey><SessionToken>***"
 
 
 def test_who_signs_a_client_and_a_signer(moto_sts: Any) -> None:

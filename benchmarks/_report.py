@@ -1554,8 +1554,9 @@ _HISTORY = """## What the first runs found, and what was done
   first use and by writing `Credentials`' `__eq__`/`__hash__` out instead of having dataclasses build
   them with `exec`: about 9 ms now.
 - **First client, about 100 ms of CPU.** Every new botocore session parses the endpoint data and
-  models again; the package's sessions now share one botocore data loader, which makes each further
-  session's first client about four times cheaper (the chained STS client, `get_session` sessions).
+  models again; the package's own STS clients now share one botocore data loader per data path,
+  which makes each further one about four times cheaper (a chained layer's); the sessions of
+  `get_session` are built as `boto3.Session()` builds them, on botocore's own loader.
   The first one cannot be hidden by a prefetch: it is CPU work under the GIL, which is why prefetching
   10 entries is only a little faster than fetching them concurrently at the first invocation here,
   where the handler module does nothing else at import.
@@ -1568,6 +1569,6 @@ _HISTORY = """## What the first runs found, and what was done
     collections.
   - botocore's own data loader did work that a first client does not need. It walks every
     service's folder, twice, to check that one service exists. It also decodes `endpoints.json` into
-    `OrderedDict`s through a Python hook. The package's loader (`powertools_sts/_loader.py`) checks
+    `OrderedDict`s through a Python hook. The package's loader (`powertools_sts/_botocore.py`) checks
     the asked service alone and decodes into plain dictionaries. Validation now compiles only the
     rules of the parameters an entry names. Section 7 has the figures of this run."""

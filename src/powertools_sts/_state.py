@@ -84,7 +84,10 @@ DEFAULT_PROVIDER_KEY = "sts"
 #: The random suffix of this process's default RoleSessionName (drawn again in a forked child).
 session_suffix: str = ""
 snap_start_hooked = False
-_loader: Any = None
+#: The data loaders of :func:`botocore_loader`, by data path, at most ``_LOADERS_MAX``.
+_loaders: dict[str | None, Any] = {}
+_LOADERS_MAX = 4
+_FROM_ENV: Any = object()
 
 
 def register(obj: Resettable) -> None:
@@ -103,22 +106,31 @@ def register(obj: Resettable) -> None:
         _registered.add(obj)
 
 
-def botocore_loader() -> Any:
-    """Return the botocore data loader of the package's own STS clients and of validation.
+def botocore_loader(data_path: str | None = _FROM_ENV) -> Any:
+    """Return the data loader of the package's own STS clients for ``data_path``, one per value.
+
+    ``data_path`` is botocore's setting (None: botocore's own paths); left out, ``AWS_DATA_PATH`` is
+    read now. A loader keeps the models it read, so each further STS client skips reading them. It
+    holds no socket and no lock: it survives a reset and a fork. The user's sessions build botocore's own.
 
     Example
     -------
-    >>> botocore_loader() is botocore_loader()
+    >>> botocore_loader(None) is botocore_loader(None)
     True
     """
-    global _loader
-    if _loader is None:
+    if data_path is _FROM_ENV:
+        data_path = os.environ.get("AWS_DATA_PATH")
+    loader = _loaders.get(data_path)
+    if loader is None:
         with lock:
-            if _loader is None:
-                from ._loader import create_loader
+            loader = _loaders.get(data_path)
+            if loader is None:
+                from ._botocore import new_loader
 
-                _loader = create_loader(os.environ.get("AWS_DATA_PATH"))
-    return _loader
+                if len(_loaders) >= _LOADERS_MAX:  # a process sees one or two values: bounded all the same
+                    del _loaders[next(iter(_loaders))]
+                loader = _loaders[data_path] = new_loader(data_path)
+    return loader
 
 
 def reset() -> None:

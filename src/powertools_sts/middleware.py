@@ -32,7 +32,7 @@ import boto3
 from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 from botocore.config import Config
 
-from . import _clock, _state, background
+from . import _botocore, _clock, _state, background
 from .credentials import Credentials
 from .events import Deferred, RefreshObserver
 from .exceptions import AssumeRoleError, ConfigurationError
@@ -40,7 +40,7 @@ from .execution import init_waits_for_prefetch
 from .names import hub_entry, register_names
 from .options import Options
 from .provider import FLOOR_SECONDS, STSProvider
-from .sessions import SessionCache, refreshing_session, value_key
+from .sessions import SessionCache, value_key
 from .tracing import OPENTELEMETRY, XRAY, capture_botocore, current_entity, run_traced
 from .validation import cache_key_of
 
@@ -79,7 +79,9 @@ class _Slot:
         # pairs new credentials with an old deadline.
         self.state: tuple[Credentials | None, float] = (None, -_INF)
         # The entry's clients heal: a call whose credentials AWS refuses drops them and is retried once.
-        self.sessions = SessionCache(self.credentials, invalidate=self.invalidate, retried=self.report_retry)
+        self.sessions = SessionCache(
+            self.credentials, invalidate=self.invalidate, retried=self.report_retry, default_region=region
+        )
 
     def credentials(self) -> Credentials:
         creds, until = self.state
@@ -131,7 +133,7 @@ class _ChainedProvider(STSProvider):
 
     def _build_client(self) -> STSClient:
         # Built with the client, so a reset or a fork, which drop the client, drop the session too.
-        client: STSClient = refreshing_session(self.hub.credentials).client("sts", config=self._config)
+        client: STSClient = _botocore.new_sts_client(self._config, source=self.hub.credentials)
         return client
 
 

@@ -33,7 +33,7 @@ from aws_lambda_powertools.utilities.parameters.base import BaseProvider
 from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 from botocore.config import Config
 
-from . import _clock, _state, redaction
+from . import _botocore, _clock, _state, redaction
 from .answers import credentials_from, error_from, where
 from .cache import CredentialCache, Fetched
 from .credentials import Credentials
@@ -41,7 +41,6 @@ from .events import RefreshObserver
 from .exceptions import AssumeRoleError, ConfigurationError
 from .execution import on_managed_instances, shared_cache_from_env
 from .freshness import BACKOFF_SECONDS, FLOOR_SECONDS, JITTER_FRACTION, CachedEntry
-from .sessions import new_botocore_session
 from .validation import cache_key_of, validate_assume_role_params, validate_max_age, validate_refresh_margin
 
 if TYPE_CHECKING:
@@ -157,7 +156,7 @@ class STSProvider(BaseProvider):
         self._boto3_client = boto3_client
         defaults = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=2, read_timeout=5)
         self._config = defaults.merge(boto_config) if boto_config is not None else defaults
-        self._client: STSClient | None = boto3_client
+        self._client: STSClient | None = boto3_client if boto3_client is None else _botocore.protect(boto3_client)
         self._client_lock = threading.Lock()
         self._budget: float | None = None
         # The SharedCache, opened on the first fetch: False until then, None when off or refused.
@@ -520,9 +519,7 @@ class STSProvider(BaseProvider):
     def _signer_identity(self) -> str:
         """Who signs this provider's AssumeRole, stable across processes: the access key id and the endpoint."""
         client = self._sts_client()
-        credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
-        frozen = credentials.get_frozen_credentials() if credentials is not None else None
-        return f"{getattr(frozen, 'access_key', None) or 'unsigned'}@{client.meta.endpoint_url}"
+        return f"{_botocore.client_access_key(client) or 'unsigned'}@{client.meta.endpoint_url}"
 
     def _sts_client(self) -> STSClient:
         client = self._client
@@ -537,9 +534,9 @@ class STSProvider(BaseProvider):
 
     def _build_client(self) -> STSClient:
         if self._boto3_session is not None:
-            client: STSClient = self._boto3_session.client("sts", config=self._config)
+            client: STSClient = _botocore.protect(self._boto3_session.client("sts", config=self._config))
         else:
-            client = new_botocore_session().create_client("sts", config=self._config)
+            client = _botocore.new_sts_client(self._config)
         return client
 
     def _assume(self, params: dict[str, Any], entry: str | None) -> Credentials:

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import functools
 import hashlib
 import os
 import threading
@@ -372,24 +371,17 @@ class STSStub:
         >>> def test_report(sts_stub):  # the fixture calls start() and stop()
         ...     ...
         """
-        import botocore.client
+        from . import _botocore, _state, clear_caches
 
-        from . import _state, clear_caches
-
-        # botocore's one entry point of every API call, a private name: a botocore release that renames it
-        # breaks this fixture, never the package. Wrapped, not replaced: validation and events stay botocore's.
-        original = botocore.client.BaseClient._make_api_call  # type: ignore[attr-defined]
-
-        @functools.wraps(original)
-        def make_api_call(client: Any, operation_name: str, api_params: Any) -> Any:
+        def attach(client: Any, operation_name: str) -> None:
             # At call time, not at creation: a client built before the test (at import) is answered too.
             if operation_name == "AssumeRole" and client not in self._clients and _is_sts(client):
                 self._attach(client)
-            return original(client, operation_name, api_params)
 
         self._earlier = frozenset(t for t in threading.enumerate() if t.name.startswith("powertools-sts"))
         # Before the dummy credentials are set: from here on no AssumeRole goes out, whatever it signs with.
-        monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)
+        # botocore's one entry point of every API call, a private name (see _botocore.api_call_patch).
+        monkeypatch.setattr(*_botocore.api_call_patch(attach))
         self._active = True
         # Nothing is read from or written to the /tmp shared cache meanwhile: a stub's answers and failures
         # must not reach the next test, nor another pytest session (POWERTOOLS_STS_SHARED_CACHE=true).
@@ -448,7 +440,9 @@ class STSStub:
         role_arn = str(params.get("RoleArn", ""))
         if threading.current_thread() in self._earlier:
             return _error(400, "DiscardedByStub", "a fetch started before the sts_stub fixture; it is not recorded")
-        signed_with = _signer_key(request_signer)
+        from ._botocore import signer_access_key
+
+        signed_with = signer_access_key(request_signer)
         with self._lock:
             failure = self._failure_for(role_arn)
             if failure is not None:
@@ -514,16 +508,6 @@ class STSStub:
 
 def _is_sts(client: Any) -> bool:
     return bool(client.meta.service_model.service_name == "sts")
-
-
-def _signer_key(request_signer: Any) -> str | None:
-    # botocore keeps a client's signing credentials on its request signer and has no public accessor;
-    # reading them is what signing would do (a chained client's read the outer entry's credentials).
-    credentials = getattr(request_signer, "_credentials", None)
-    if credentials is None:
-        return None
-    frozen = credentials.get_frozen_credentials()
-    return str(frozen.access_key) if frozen.access_key else None
 
 
 def _metadata(status: int) -> dict[str, Any]:

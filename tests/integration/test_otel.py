@@ -9,6 +9,7 @@ the fault proxy where a test needs failures or the fake clock. botocore is instr
 from __future__ import annotations
 
 import http.server
+import logging
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import boto3
 import pytest
 from aws_lambda_powertools.metrics import EphemeralMetrics
 from opentelemetry import trace
@@ -444,3 +446,76 @@ def test_opentelemetry_is_imported_only_when_asked_for():
         "print(sorted(name for name in sys.modules if name.startswith('opentelemetry')))\n"
     )
     assert result.stdout.strip() == "[]"
+
+
+# -- whatever STS answers, no secret in a span or a log record -------------------------------------------
+
+
+def every_text(spans: list[ReadableSpan]) -> str:
+    """Every value of every span: attributes, status, and events with their attributes (stack traces included)."""
+    return "\n".join(every_value(spans))
+
+
+@pytest.mark.parametrize(
+    ("mode", "params"),
+    [
+        ("pass", {}),
+        ("truncated", {}),  # cut 12 bytes into <SessionToken>: the SecretAccessKey is whole in the body
+        ("truncated", {"at": "SecretAccessKey", "cut": 20}),
+        ("malformed", {}),
+        ("denied", {}),
+    ],
+    ids=["well-formed", "cut-in-session-token", "cut-in-secret-key", "malformed", "error-response"],
+)
+def test_no_span_or_log_record_holds_a_secret_whatever_sts_answers(proxy, exporter, caplog, mode, params):
+    external_id = f"otel-external-{uuid.uuid4().hex[:12]}"
+    name = unique()
+
+    @sts(
+        fetch_data={name: {"RoleArn": ROLE, "ExternalId": external_id}},
+        aws_client_capture=OTEL,
+        disable_prefetch=True,
+    )
+    def handler(event: Any, context: Any) -> Any:
+        return get_credentials(name).access_key_id
+
+    proxy.set_mode(mode, **params)
+    caplog.set_level(logging.DEBUG)
+    try:
+        invoke_in_span(handler)
+    except AssumeRoleError:
+        assert mode != "pass"
+
+    (call,) = named(exporter, STS_SPAN)
+    if mode != "pass":
+        assert call.status.status_code is StatusCode.ERROR
+    secrets = [external_id]
+    for secret, token in proxy.issued.values():
+        secrets += [secret[:16], token[:12]]  # prefixes: a cut body holds only the start of one
+    assert len(secrets) == (1 if mode in ("malformed", "denied") else 3)
+    text = every_text(list(exporter.get_finished_spans()))
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in secrets:
+        assert secret not in text
+        assert secret not in logged
+
+
+@pytest.mark.parametrize("given", ["boto3_client", "boto3_session"])
+def test_a_cut_answer_to_the_user_s_own_sts_client_reaches_no_span(proxy, exporter, given):
+    session = boto3.session.Session()
+    option = {"boto3_client": session.client("sts")} if given == "boto3_client" else {"boto3_session": session}
+    name = unique()
+
+    @sts(fetch_data={name: ROLE}, aws_client_capture=OTEL, disable_prefetch=True, **option)
+    def handler(event: Any, context: Any) -> Any:
+        return get_credentials(name).access_key_id
+
+    proxy.set_mode("truncated")
+    with pytest.raises(AssumeRoleError):
+        invoke_in_span(handler)
+
+    ((secret, token),) = proxy.issued.values()
+    text = every_text(list(exporter.get_finished_spans()))
+    assert named(exporter, STS_SPAN)
+    assert secret[:16] not in text
+    assert token[:12] not in text

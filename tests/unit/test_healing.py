@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import http.server
+import logging
 import re
 import tempfile
 import threading
@@ -26,6 +27,7 @@ from botocore.exceptions import ClientError
 import powertools_sts
 from powertools_sts import AssumeRoleError, ConfigurationError, STSProvider, _state, get_client, get_credentials, sts
 from powertools_sts.events import Refresh
+from powertools_sts.sessions import HEAL_BACKOFF_SECONDS
 
 from ..conftest import ROLE
 from ..reliability.helpers import lambda_context
@@ -497,6 +499,63 @@ def test_an_observer_that_fails_does_not_fail_the_call(moto_sts, proxy):
 
     handler = decorated(name, body)
     observe(name, observer)
+    invoke(handler)
+
+
+def test_a_refusal_new_credentials_cannot_cure_is_not_healed_again_for_a_while(moto_sts, proxy, clock):
+    # A Region the account has not enabled, a skewed clock: every credential is refused alike.
+    name, bucket = unique(), unique("bucket")
+    observer = Observer()
+
+    def body() -> Any:
+        s3 = get_client(name, "s3")
+        s3.create_bucket(Bucket=bucket)
+        calls = moto_sts.assume_role_calls
+        proxy.every_key = REFUSALS["InvalidClientTokenId"]
+        proxy.clear()
+
+        for _ in range(10):
+            with pytest.raises(ClientError, match="InvalidClientTokenId"):
+                s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+
+        assert moto_sts.assume_role_calls == calls + 1  # one heal, which did not help
+        assert len(proxy.keys()) == 11  # its two requests, then one per call
+        assert observer.retries == [(name, ROLE)]
+
+        clock.advance(HEAL_BACKOFF_SECONDS + 1)  # the back-off is over: one more try
+        proxy.clear()
+        with pytest.raises(ClientError, match="InvalidClientTokenId"):
+            s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+        assert len(proxy.keys()) == 2
+        assert moto_sts.assume_role_calls == calls + 2
+
+    handler = decorated(name, body)
+    observe(name, observer)
+    invoke(handler)
+
+
+def test_a_client_with_keys_of_its_own_is_not_healed(moto_sts, proxy, caplog):
+    name, bucket, own = unique(), unique("bucket"), "AKIDOWNKEYS000000001"
+    observer = Observer()
+
+    def body() -> Any:
+        s3 = get_client(name, "s3", aws_access_key_id=own, aws_secret_access_key="its-own-secret")
+        s3.create_bucket(Bucket=bucket)
+        calls = moto_sts.assume_role_calls
+        proxy.revoked[own] = EXPIRED
+        proxy.clear()
+
+        with pytest.raises(ClientError, match="ExpiredToken"):
+            s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+
+        assert proxy.keys() == [own]  # not sent again with the same keys
+        assert moto_sts.assume_role_calls == calls
+        assert observer.retries == []
+        assert "retrying it once" not in caplog.text
+
+    handler = decorated(name, body)
+    observe(name, observer)
+    caplog.set_level(logging.INFO, "powertools_sts")
     invoke(handler)
 
 

@@ -1,21 +1,26 @@
-"""refreshing_session and SessionCache, driven by a real STSProvider against moto and the fake clock."""
+"""SessionCache: the sessions and clients of an entry, driven by a real STSProvider against moto and the fake clock."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import re
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import boto3
+import botocore.loaders
 import pytest
 from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import ClientError
 
 import powertools_sts
 from powertools_sts import AssumeRoleError, Credentials, STSProvider
-from powertools_sts.sessions import SessionCache, refreshing_session
+from powertools_sts.sessions import SessionCache
 
 from ..conftest import ROLE
 
@@ -44,12 +49,12 @@ def frozen_key(session: Any) -> str:
     return session.get_credentials().get_frozen_credentials().access_key
 
 
-# -- refreshing_session --------------------------------------------------------------------------------
+# -- a session's credentials --------------------------------------------------------------------------------
 
 
 def test_the_source_is_called_lazily_and_signs_the_clients(moto_sts):
     source = Source()
-    session = refreshing_session(source)
+    session = SessionCache(source).session()
     client = session.client("sts")
     assert source.calls == 0  # neither the session nor a client asks for credentials
 
@@ -70,12 +75,12 @@ def test_the_source_is_called_lazily_and_signs_the_clients(moto_sts):
 
 
 def test_region_name_is_the_sessions(moto_sts):
-    assert refreshing_session(Source(), region_name="eu-west-1").region_name == "eu-west-1"
+    assert SessionCache(Source()).session("eu-west-1").region_name == "eu-west-1"
 
 
 def test_credentials_refresh_near_their_expiry(moto_sts, clock):
     source = Source()
-    session = refreshing_session(source)
+    session = SessionCache(source).session()
     first = frozen_key(session)
 
     clock.advance(BEFORE_REFRESH)
@@ -93,7 +98,7 @@ def test_credentials_refresh_near_their_expiry(moto_sts, clock):
 def test_credentials_follow_the_source_when_it_hands_out_new_ones(moto_sts, clock):
     # The source decides when credentials change (a max_age, a cleared cache), not only their expiry.
     provider = STSProvider()
-    session = refreshing_session(lambda: provider.get(ROLE, max_age=60))
+    session = SessionCache(lambda: provider.get(ROLE, max_age=60)).session()
     client = session.client("sts")
     client.get_caller_identity()
     first = frozen_key(session)
@@ -111,7 +116,7 @@ def test_credentials_follow_the_source_when_it_hands_out_new_ones(moto_sts, cloc
 
 def test_a_failed_refresh_keeps_the_old_credentials_until_the_floor(moto_sts, clock):
     source = Source()
-    session = refreshing_session(source)
+    session = SessionCache(source).session()
     first = frozen_key(session)
     moto_sts.enable_iam()  # from now on STS refuses the function's dummy credentials
 
@@ -223,7 +228,7 @@ def test_a_sessions_credentials_never_read_past_the_floor_whatever_botocores_ref
     moto_sts, clock, botocore_refresh_policy
 ):
     source = Source()
-    credentials = refreshing_session(source).get_credentials()
+    credentials = SessionCache(source).session().get_credentials()
     first = credentials.get_frozen_credentials()
     moto_sts.enable_iam()
     clock.advance(3550)  # under the floor, STS failing
@@ -333,3 +338,65 @@ def test_clear_caches_clears_every_session_cache(moto_sts):
 
     assert first.client("sts") is not clients[0]
     assert second.client("sts") is not clients[1]
+
+
+def test_the_default_region_is_the_parent_session_s(moto_sts):
+    handles = SessionCache(Source(), default_region="eu-west-2")
+
+    assert handles.session().region_name == "eu-west-2"
+    assert handles.session() is handles.session("eu-west-2")
+    assert handles.session("ap-south-1").region_name == "ap-south-1"
+    assert handles.client("sts").meta.region_name == "eu-west-2"
+    assert handles.client("sts", region_name="ap-south-1").meta.region_name == "ap-south-1"
+    assert SessionCache(Source()).session().region_name == "us-east-1"  # botocore's own: the environment's
+
+
+# -- the user's sessions are boto3's, with botocore's own loader ------------------------------------------
+
+
+def loader_of(session: boto3.session.Session) -> Any:
+    return session._session.get_component("data_loader")
+
+
+def test_sessions_are_built_as_boto3_builds_them(moto_sts):
+    plain, ours, other = boto3.session.Session(), SessionCache(Source()).session(), SessionCache(Source()).session()
+
+    assert type(loader_of(ours)) is type(loader_of(plain)) is botocore.loaders.Loader
+    assert loader_of(ours).search_paths == loader_of(plain).search_paths
+    assert loader_of(ours) is not loader_of(other)
+
+
+def test_sessions_grow_no_search_path(moto_sts):
+    expected = len(loader_of(boto3.session.Session()).search_paths)
+    for _ in range(100):
+        powertools_sts.clear_caches()
+        session = SessionCache(Source()).session()
+    assert len(loader_of(session).search_paths) == expected
+
+
+def test_a_session_s_model_handlers_change_no_other_session_s_model(moto_sts):
+    first, second = SessionCache(Source()), SessionCache(Source())
+
+    def rename(service_data: dict[str, Any], **kwargs: Any) -> None:
+        service_data["documentation"] = "changed by a handler of the first session"
+
+    first.session().events.register("service-data-loaded.sts", rename)
+    changed = first.session()._session.get_service_model("sts")  # emits service-data-loaded (boto3 resources do)
+
+    assert changed.documentation == "changed by a handler of the first session"
+    assert second.client("sts").meta.service_model.documentation != changed.documentation
+
+
+def test_aws_data_path_set_later_reaches_the_next_sessions(moto_sts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    SessionCache(Source()).client("sts")  # the process has built sessions and clients before
+    model = json.loads(json.dumps(botocore.loaders.create_loader().load_service_model("sts", "service-2")))
+    model["documentation"] = "from AWS_DATA_PATH"
+    folder = tmp_path / "sts" / model["metadata"]["apiVersion"]
+    folder.mkdir(parents=True)
+    (folder / "service-2.json").write_text(json.dumps(model))
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+
+    powertools_sts.clear_caches()
+
+    assert SessionCache(Source()).client("sts").meta.service_model.documentation == "from AWS_DATA_PATH"
+    assert os.environ["AWS_DATA_PATH"] in loader_of(SessionCache(Source()).session()).search_paths

@@ -52,7 +52,7 @@ class Refresh(NamedTuple):
 
 
 class RefreshObserver(Protocol):
-    """Receives the refreshes of the entries it observes."""
+    """Receives the refreshes of the entries it observes; ``AT_ONCE`` names the methods called where the event happens."""
 
     def refreshed(self, event: Refresh) -> None:
         """Record one AssumeRole attempt."""
@@ -95,6 +95,9 @@ class Deferred:
         self._keep("retried", (entry, role_arn))
 
     def _keep(self, method: str, args: tuple[Any, ...]) -> None:
+        for observer in self.observers:
+            if method in getattr(observer, "AT_ONCE", ()):
+                self._call(observer, method, args)  # it must run where the event happens
         # The context of the fetch: a span is then parented as if it had been started there and then.
         context = contextvars.copy_context()
         with self._lock:
@@ -107,11 +110,16 @@ class Deferred:
             self.pending.clear()  # in place: the layer's warm path holds this very list
         for context, method, args in events:
             for observer in self.observers:
-                call: Callable[..., None] = getattr(observer, method)
-                try:
-                    context.run(call, *args)
-                except Exception:  # one observer's bug must silence neither the others nor the handler
-                    logger.exception("Observer %s of powertools_sts failed", type(observer).__name__)
+                if method not in getattr(observer, "AT_ONCE", ()):
+                    context.run(self._call, observer, method, args)
+
+    @staticmethod
+    def _call(observer: RefreshObserver, method: str, args: tuple[Any, ...]) -> None:
+        call: Callable[..., None] = getattr(observer, method)
+        try:
+            call(*args)
+        except Exception:  # one observer's bug must silence neither the others nor the handler
+            logger.exception("Observer %s of powertools_sts failed", type(observer).__name__)
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()

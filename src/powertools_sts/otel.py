@@ -125,6 +125,8 @@ class SpanObserver:
     """
 
     __slots__ = ("_tracer",)
+    #: The event goes on the span of the call that was retried: on its thread, while that span is open.
+    AT_ONCE = ("retried",)
 
     def __init__(self, tracer_provider: Any = None) -> None:
         from opentelemetry import trace

@@ -23,7 +23,7 @@ import pytest
 from aws_lambda_powertools.metrics import EphemeralMetrics
 from opentelemetry import trace
 from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
@@ -195,15 +195,18 @@ def test_the_prefetch_is_parented_to_the_span_open_where_sts_is_applied(moto_sts
         if thread.name == "powertools-sts-prefetch":
             thread.join(15)
 
-    calls, refreshes = named(exporter, STS_SPAN), named(exporter, REFRESH_SPAN)
+    calls = named(exporter, STS_SPAN)
     assert len(calls) == 2
+    # The refresh spans are started on the first invocation's thread (the tracer provider is the
+    # user's: never touched from the package's threads), parented as where the prefetch ran.
+    assert named(exporter, REFRESH_SPAN) == []
+    exporter.clear()
+    invoke_in_span(handler)  # it finds both entries fresh
+    assert named(exporter, STS_SPAN) == []
+    refreshes = named(exporter, REFRESH_SPAN)
     assert len(refreshes) == 2
     for span in calls + refreshes:
         assert_child_of(span, init)
-    # The first invocation finds both entries fresh.
-    exporter.clear()
-    invoke_in_span(handler)
-    assert named(exporter, STS_SPAN) == []
     assert moto_sts.assume_role_calls == 2
 
 
@@ -364,6 +367,37 @@ def test_spans_and_metrics_both_observe_the_layer(moto_sts, exporter):
 
     assert len(named(exporter, REFRESH_SPAN)) == 1
     assert "AssumeRoleCalls" in metrics.metric_set
+
+
+class FailingRefreshSpans(SpanProcessor):
+    """A span processor whose on_start raises for refresh spans while ``failing`` is set: a broken pipeline."""
+
+    failing = False
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        if self.failing and span.name == REFRESH_SPAN:
+            raise RuntimeError("the span pipeline is broken")
+
+
+@pytest.fixture(scope="session")
+def failing_spans(exporter: InMemorySpanExporter) -> FailingRefreshSpans:
+    processor = FailingRefreshSpans()
+    trace.get_tracer_provider().add_span_processor(processor)  # type: ignore[attr-defined]
+    return processor
+
+
+def test_a_failing_span_pipeline_does_not_silence_the_metrics(moto_sts, failing_spans, caplog):
+    # Issue 18, item 8: observers stopped at the first one that raised, so an OpenTelemetry failure
+    # silently dropped the metrics.
+    metrics = EphemeralMetrics(namespace="PowertoolsSTSTest", service="otel")
+    failing_spans.failing = True
+    try:
+        keys, _ = invoke_in_span(returns_keys(unique(), metrics=metrics))
+    finally:
+        failing_spans.failing = False
+    assert len(keys) == 1  # the invocation went on
+    assert "AssumeRoleCalls" in metrics.metric_set
+    assert "Observer SpanObserver of powertools_sts failed" in caplog.text
 
 
 # -- choosing the backend, and paying nothing without it ------------------------------------------------

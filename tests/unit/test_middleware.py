@@ -1047,6 +1047,22 @@ def test_a_name_resolves_in_a_thread_that_runs_in_a_copy_of_the_invocations_cont
     assert invoke(other).assumed_role_arn.startswith("arn:aws:sts::444455556666:assumed-role/audit/")
 
 
+def test_get_session_without_a_region_takes_the_region_of_the_session_given_to_sts(moto_sts, monkeypatch):
+    # Issue 18, item 15: it took the process's region; aws-assume-role-lib follows the parent session.
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    name = unique()
+
+    @sts(fetch_data={name: ROLE}, boto3_session=boto3.session.Session(region_name="eu-west-2"), disable_prefetch=True)
+    def handler(event, context):
+        asked = get_session(name, region_name="ap-southeast-2").region_name
+        return get_session(name).region_name, get_client(name, "s3").meta.region_name, asked
+
+    assert invoke(handler) == ("eu-west-2", "eu-west-2", "ap-southeast-2")
+    other = unique()
+    plain = sts(fetch_data={other: ROLE}, disable_prefetch=True)(lambda event, context: get_session(other).region_name)
+    assert invoke(plain) == "us-east-1"  # no session given: botocore's own resolution
+
+
 def test_outside_an_invocation_a_name_one_entry_bears_resolves(moto_sts):
     name = unique()
 

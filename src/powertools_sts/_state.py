@@ -51,6 +51,7 @@ __all__ = [
     "snap_start_hooked",
     "start_worker",
     "unique_names",
+    "warned",
 ]
 
 T = TypeVar("T")
@@ -87,6 +88,8 @@ DEFAULT_PROVIDER_KEY = "sts"
 session_suffix: str = ""
 #: Whether the SnapStart after-restore hook was registered in this process.
 snap_start_hooked = False
+#: Keys of the one-time warnings this process has logged (a forked child inherits them: its parent logged them).
+warned: set[str] = set()
 _loader: Any = None
 
 

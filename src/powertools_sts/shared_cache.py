@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from . import _clock
+from . import _clock, _state
 from .credentials import Credentials
 from .exceptions import AssumeRoleError
 
@@ -127,7 +127,6 @@ class SharedCache:
         self.directory = directory
         self._guard = threading.Lock()
         self._lock_fds: set[int] = set()
-        self._warned_write = False
 
     @classmethod
     def open(cls, directory: str | None = None) -> SharedCache | None:
@@ -146,29 +145,22 @@ class SharedCache:
         >>> SharedCache.open(os.path.join(parent, "link")) is None
         True
         """
-        if os.name != "posix":
-            logger.warning("The shared credential cache needs POSIX file locks; each process keeps its own cache")
-            return None
-        if directory is None:
-            directory = os.path.join(tempfile.gettempdir(), f"powertools-sts-{os.getuid()}")
-        try:
+        try:  # never raises: the caller then keeps its per-process cache
+            if os.name != "posix":
+                raise OSError(errno.ENOTSUP, "it needs POSIX file locks")
+            # A full or read-only /tmp on Lambda leaves no usable temporary directory: gettempdir() raises.
+            directory = directory or os.path.join(tempfile.gettempdir(), f"powertools-sts-{os.getuid()}")
             with contextlib.suppress(FileExistsError):
                 os.mkdir(directory, 0o700)
-        except OSError as exc:
-            logger.warning(
-                "Cannot create the shared credential cache %s (%s); each process keeps its own", directory, exc.strerror
-            )
-            return None
-        try:
             problem = _unsafe(os.lstat(directory), directory=True)  # lstat: a link is judged as a link
-        except OSError as exc:
-            problem = exc.strerror or type(exc).__name__
-        if problem is not None:
-            logger.warning(
-                "Refusing the shared credential cache %s: %s; each process keeps its own", directory, problem
-            )
-            return None
-        return cls(directory)
+            if problem is None:
+                return cls(directory)
+        except (OSError, ValueError) as exc:
+            problem = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        _warn_once(
+            "open", "Cannot use the shared credential cache %s: %s", directory or "in the temporary directory", problem
+        )
+        return None
 
     @staticmethod
     def key_name(material: object) -> str:
@@ -315,14 +307,7 @@ class SharedCache:
 
     def _cannot_write(self, exc: OSError) -> None:
         # The credentials in hand are right: a full or read-only /tmp costs the sharing only.
-        with self._guard:
-            warned, self._warned_write = self._warned_write, True
-        if not warned:
-            logger.warning(
-                "Cannot write the shared credential cache in %s (%s); each process keeps its own credentials",
-                self.directory,
-                exc.strerror or type(exc).__name__,
-            )
+        _warn_once("write", "Cannot write the shared credential cache in %s: %s", self.directory, exc.strerror or exc)
 
     def _open_lock(self, name: str) -> int | None:
         path = self._path(name, ".lock")
@@ -374,6 +359,15 @@ class SharedCache:
                 with contextlib.suppress(OSError):
                     fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+
+def _warn_once(key: str, message: str, *args: object) -> None:
+    """Log a warning of the shared cache once per process (every provider opens a cache of its own)."""
+    with _state.lock:
+        if f"shared-cache-{key}" in _state.warned:
+            return
+        _state.warned.add(f"shared-cache-{key}")
+    logger.warning(message + "; each process keeps its own credentials", *args)
 
 
 def _unsafe(st: os.stat_result, *, directory: bool) -> str | None:

@@ -224,6 +224,25 @@ def test_providers_sharing_the_cache_assume_a_role_once(moto_sts, private_tmp):
     assert moto_sts.assume_role_calls == 2
 
 
+def test_no_usable_temporary_directory_never_fails_a_fetch(moto_sts, monkeypatch, caplog):
+    # A full or read-only /tmp on Lambda (where /var/task is read-only too): gettempdir() raises.
+    import errno
+    import tempfile
+
+    from powertools_sts import _state
+
+    def no_tempdir() -> str:
+        raise FileNotFoundError(errno.ENOENT, "No usable temporary directory found in ['/tmp', '/var/tmp']")
+
+    monkeypatch.setattr(tempfile, "gettempdir", no_tempdir)
+    monkeypatch.setattr(_state, "warned", set(), raising=False)
+    first, second = STSProvider(shared_cache=True), STSProvider(shared_cache=True)
+    with caplog.at_level(logging.WARNING, logger="powertools_sts"):
+        assert first.get(ROLE).access_key_id != second.get(ROLE).access_key_id  # each process's own cache
+    assert moto_sts.assume_role_calls == 2
+    assert caplog.text.count("Cannot use the shared credential cache") == 1  # once per process, not per provider
+
+
 def test_after_clear_caches_the_files_of_before_are_not_taken(moto_sts, private_tmp):
     import powertools_sts
 

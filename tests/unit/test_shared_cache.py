@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from powertools_sts import AssumeRoleError, Credentials
+from powertools_sts import AssumeRoleError, Credentials, _state
 from powertools_sts.shared_cache import SharedBackoffError, SharedCache
 
 from ..conftest import OTHER_ROLE, ROLE
@@ -138,8 +138,10 @@ def name() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _warnings(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+def _warnings(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     caplog.set_level(logging.DEBUG, logger="powertools_sts")
+    # Warned once per process: each test starts as a process that has warned of nothing yet.
+    monkeypatch.setattr(_state, "warned", set(), raising=False)
     yield
     # Whatever a test did to the files, no log line may carry a secret.
     assert SECRET not in caplog.text
@@ -382,7 +384,7 @@ def test_an_unsafe_directory_is_refused(tmp_path, caplog, kind):
         os.chown(path, 12345, -1)
 
     assert SharedCache.open(str(path)) is None
-    assert warnings_with(caplog, "Refusing the shared credential cache")
+    assert warnings_with(caplog, "Cannot use the shared credential cache")
 
 
 def test_the_default_directory_is_per_uid_in_the_temporary_directory_and_private(tmp_path, monkeypatch):
@@ -401,7 +403,21 @@ def test_the_default_directory_is_per_uid_in_the_temporary_directory_and_private
 
 def test_a_directory_that_cannot_be_created_is_refused(tmp_path, caplog):
     assert SharedCache.open(str(tmp_path / "missing" / "sts")) is None
-    assert warnings_with(caplog, "Cannot create the shared credential cache")
+    assert warnings_with(caplog, "Cannot use the shared credential cache")
+
+
+def test_no_usable_temporary_directory_is_one_warning_per_process(monkeypatch, caplog):
+    # On Lambda a full or read-only /tmp leaves no temporary directory (/var/task is read-only too):
+    # gettempdir() raises, and open() must not.
+    def no_tempdir() -> str:
+        raise FileNotFoundError(errno.ENOENT, "No usable temporary directory found in ['/tmp', '/var/tmp']")
+
+    monkeypatch.setattr(tempfile, "gettempdir", no_tempdir)
+
+    assert [SharedCache.open(), SharedCache.open()] == [None, None]  # say, two providers of one worker
+    [warning] = warnings_with(caplog, "Cannot use the shared credential cache")
+    assert "No usable temporary directory" in warning
+    assert "each process keeps its own credentials" in warning
 
 
 def test_a_worker_killed_holding_the_lock_does_not_hold_up_the_next_fetch(cache, directory, name, calls):
@@ -478,6 +494,9 @@ def test_a_full_disk_never_fails_the_caller(cache, directory, calls, caplog, ful
     assert [here for _, _, here in got] == [True, True, True]
     assert calls.value == 3
     assert [cache.read(key) for key in names] == [None, None, None]  # nothing written, nothing half-written
+    other = SharedCache.open(directory)  # another provider of this process: the warning is the process's
+    assert other is not None
+    assert fetch(other, names[0], counting(calls))[2]
     assert len(warnings_with(caplog, "Cannot write the shared credential cache")) == 1
     assert warnings_with(caplog, "No space left on device")
     assert not [entry for entry in os.listdir(directory) if entry.endswith(".tmp")]

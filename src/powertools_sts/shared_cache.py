@@ -14,10 +14,10 @@ and each process keeps the credentials it fetched. POSIX only (``fcntl``).
 
 ``<name>.json`` holds::
 
-    {"version": 1, "fetched_at": 1767225600.0,
+    {"version": 2, "fetched_at": 1767225600.0,
      "credentials": {"access_key_id": "ASIA...", "secret_access_key": "...", "session_token": "...",
                      "expiration": 1767229200.0, "assumed_role_arn": "arn:aws:sts::...:assumed-role/..."},
-     "failure": {"at": 1767225700.0, "code": "Throttling", "role_arn": "arn:aws:iam::...:role/..."}}
+     "failure": {"at": 1767225700.0, "code": "Throttling", "role_arn": "arn:aws:iam::...:role/...", "pid": 8}}
 
 ``credentials`` and ``fetched_at`` are null when only a failure is recorded, ``failure`` after a success.
 ``<name>.lock`` is empty and never removed: two processes that locked two generations of it would both fetch.
@@ -52,7 +52,7 @@ __all__ = ["FORMAT_VERSION", "SharedBackoffError", "SharedCache"]
 logger = logging.getLogger("powertools_sts")
 
 #: The ``version`` of the files this module writes; it is hashed into their names too.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _MAX_FILE_BYTES = 64 * 1024  # a credential file is about 2 KB: a larger one was not written here
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}")
 
@@ -72,7 +72,7 @@ def _number(value: Any) -> bool:
 # What a file holds, exactly: each field and its test.
 _CREDENTIALS = {"access_key_id": _text, "secret_access_key": _text, "session_token": _text, "expiration": _number}
 _CREDENTIALS["assumed_role_arn"] = _text_or_none
-_FAILURE = {"at": _number, "code": _text_or_none, "role_arn": _text_or_none}
+_FAILURE = {"at": _number, "code": _text_or_none, "role_arn": _text_or_none, "pid": lambda v: type(v) is int}
 
 
 class SharedBackoffError(AssumeRoleError):
@@ -101,6 +101,7 @@ class _Failure(NamedTuple):
     at: float
     code: str | None
     role_arn: str | None
+    pid: int  # of the process that failed: a back-off says whether it was this one
 
 
 class _Record(NamedTuple):
@@ -202,14 +203,33 @@ class SharedCache:
         now: Callable[[], float],
         deadline: float,
         backoff: float,
+        read: bool = True,
+        failures_after: float = -math.inf,
     ) -> tuple[Credentials, float, bool]:
         """Return credentials for ``name``, their fetch time and whether this call fetched them.
 
         Credentials in the file that ``usable`` accepts are served without a lock. Else the key's lock is
-        taken (waiting at most ``deadline`` seconds, then fetching without it), the file is read again, a
-        failure recorded less than ``backoff`` seconds ago raises :class:`SharedBackoffError`, and else
-        ``assume`` is called and its credentials written. An ``AssumeRoleError`` of ``assume`` is
-        recorded beside the credentials that have not expired, and raised. ``now`` is the epoch clock.
+        taken, the file read again (another process may have written, or failed, meanwhile), a failure
+        recorded less than ``backoff`` seconds ago raises :class:`SharedBackoffError`, and else ``assume``
+        is called and what it returns is written. What it raises (an ``AssumeRoleError``) is recorded
+        beside the credentials that have not expired, and raised.
+
+        Parameters
+        ----------
+        usable
+            Whether this process may serve credentials fetched at a time (epoch s): asked before and under the lock.
+        assume
+            The AssumeRole call.
+        now
+            The epoch clock of fetch times and failures.
+        deadline
+            Seconds to wait for another process's fetch; past them this process fetches too.
+        backoff
+            Seconds after a recorded failure during which no process calls ``assume``.
+        read
+            False (``force_fetch``): no file read, no back-off; ``assume`` is called and its answer stored.
+        failures_after
+            A failure recorded at or before this epoch time is ignored (one recorded before ``clear_caches``).
 
         Example
         -------
@@ -221,31 +241,23 @@ class SharedCache:
         >>> cache.fetch("k", assume=lambda: creds, **options)[2], cache.fetch("k", assume=lambda: creds, **options)[2]
         (True, False)
         """
-        found = self.read(name, now=now)
+        found = self.read(name, now=now) if read else None
         if found is not None and usable(*found):
             return found[0], found[1], False
         with self._locked(name, deadline):
-            record = self._load(name)  # another process may have written, or failed, while this one waited
+            record = self._load(name) if read else None
             found = _unexpired(record, now())
             if found is not None and usable(*found):
                 return found[0], found[1], False
-            failure = record.failure if record is not None else None
-            age = now() - failure.at if failure is not None else math.inf
-            if failure is not None and 0 <= age < backoff:
-                raise SharedBackoffError(
-                    f"AssumeRole of {failure.role_arn or 'the role'} failed in another process of this environment "
-                    f"{age:.1f} s ago ({failure.code or 'no error code'}); not retried for another {backoff - age:.1f} s",
-                    role_arn=failure.role_arn,
-                    code=failure.code,
-                    age=age,
-                )
+            if record is not None and record.failure is not None and record.failure.at > failures_after:
+                _back_off(record.failure, now() - record.failure.at, backoff)
             started = now()
             try:
                 creds = assume()
             except AssumeRoleError as exc:
                 # Credentials that have not expired stay beside the failure: a process may still serve them stale.
                 kept, kept_at = _unexpired(self._load(name), now()) or (None, None)
-                self._write(name, _Record(kept, kept_at, _Failure(now(), exc.code, exc.role_arn)))
+                self._write(name, _Record(kept, kept_at, _Failure(now(), exc.code, exc.role_arn, os.getpid())))
                 raise
             self._write(name, _Record(creds, started, None))
             return creds, started, True
@@ -359,6 +371,19 @@ class SharedCache:
                 with contextlib.suppress(OSError):
                     fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+
+def _back_off(failure: _Failure, age: float, backoff: float) -> None:
+    """Raise SharedBackoffError if ``failure``, ``age`` seconds old, is younger than ``backoff``."""
+    if 0 <= age < backoff:
+        where = "this process" if failure.pid == os.getpid() else "another process of this environment"
+        raise SharedBackoffError(
+            f"AssumeRole of {failure.role_arn or 'the role'} failed in {where} {age:.1f} s ago "
+            f"({failure.code or 'no error code'}); not retried for another {backoff - age:.1f} s",
+            role_arn=failure.role_arn,
+            code=failure.code,
+            age=age,
+        )
 
 
 def _warn_once(key: str, message: str, *args: object) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from powertools_sts import AssumeRoleError, Credentials, _state
-from powertools_sts.shared_cache import SharedBackoffError, SharedCache
+from powertools_sts.shared_cache import FORMAT_VERSION, SharedBackoffError, SharedCache
 
 from ..conftest import OTHER_ROLE, ROLE
 
@@ -219,7 +219,7 @@ def test_the_files_are_private_and_hold_what_was_fetched(cache, directory, name,
     assert sorted(os.listdir(directory)) == [f"{name}.json", f"{name}.lock"]  # no temporary file left
     with open(os.path.join(directory, f"{name}.json"), "rb") as file:
         doc = json.load(file)
-    assert doc["version"] == 1
+    assert doc["version"] == FORMAT_VERSION == 2
     assert doc["failure"] is None
     assert doc["credentials"]["expiration"] == creds.expiration.timestamp()
 
@@ -241,7 +241,7 @@ def test_expired_credentials_in_the_file_are_not_served(cache, name, calls):
 
 def valid_document(key: str = "ASIAPLANTED") -> dict[str, Any]:
     return {
-        "version": 1,
+        "version": FORMAT_VERSION,
         "fetched_at": time.time(),
         "credentials": {
             "access_key_id": key,
@@ -269,12 +269,19 @@ CORRUPT = {
     "empty secret": mutated(lambda d: d["credentials"].update(secret_access_key="")),
     "fetched_at as a bool": mutated(lambda d: d.update(fetched_at=True)),
     "version as a bool": mutated(lambda d: d.update(version=True)),
-    "another version": mutated(lambda d: d.update(version=2)),
+    "the version before": mutated(lambda d: d.update(version=1)),
+    "a version after": mutated(lambda d: d.update(version=FORMAT_VERSION + 1)),
     "expiration NaN": mutated(lambda d: d["credentials"].update(expiration=float("nan"))),
     "expiration out of range": mutated(lambda d: d["credentials"].update(expiration=1e300)),
     "a missing field": mutated(lambda d: d.pop("failure")),
     "an unknown field": mutated(lambda d: d.update(extra=1)),
-    "failure without a time": mutated(lambda d: d.update(failure={"at": None, "code": "Throttling", "role_arn": ROLE})),
+    "failure without a time": mutated(
+        lambda d: d.update(failure={"at": None, "code": "Throttling", "role_arn": ROLE, "pid": 1})
+    ),
+    "failure without a pid": mutated(lambda d: d.update(failure={"at": 1.0, "code": "Throttling", "role_arn": ROLE})),
+    "failure with a pid as text": mutated(
+        lambda d: d.update(failure={"at": 1.0, "code": "Throttling", "role_arn": ROLE, "pid": "1"})
+    ),
     "neither credentials nor failure": mutated(lambda d: d.update(credentials=None, fetched_at=None)),
     "too large": mutated(lambda d: d["credentials"].update(session_token="x" * 70_000)),
 }
@@ -580,8 +587,52 @@ def test_credentials_still_valid_stay_beside_a_failure(cache, directory, name, c
     assert calls.value == 1
     with open(os.path.join(directory, f"{name}.json"), "rb") as file:
         doc = json.load(file)
-    assert doc["failure"] == {"at": t0 + 2000, "code": "Throttling", "role_arn": ROLE}
+    assert doc["failure"] == {"at": t0 + 2000, "code": "Throttling", "role_arn": ROLE, "pid": os.getpid()}
     assert "Rate exceeded" not in json.dumps(doc)
+
+
+def test_a_failure_in_this_process_is_said_to_be_of_this_process(cache, name, calls):
+    failed_at = time.time()
+    with pytest.raises(AssumeRoleError):
+        fetch(cache, name, throttled, now=lambda: failed_at)
+
+    with pytest.raises(SharedBackoffError) as info:
+        fetch(cache, name, counting(calls), now=lambda: failed_at + 1.0)
+    assert "failed in this process 1.0 s ago (Throttling)" in str(info.value)
+    assert "another process" not in str(info.value)
+    assert calls.value == 0
+
+
+def test_a_failure_at_or_before_failures_after_is_ignored(cache, name, calls):
+    # What clear_caches() asks for: this process fetches anew rather than back off on a failure of before.
+    failed_at = time.time()
+    with pytest.raises(AssumeRoleError):
+        fetch(cache, name, throttled, now=lambda: failed_at)
+
+    with pytest.raises(SharedBackoffError):
+        fetch(cache, name, counting(calls), now=lambda: failed_at + 1.0, failures_after=failed_at - 0.001)
+    creds, fetched_at, here = fetch(cache, name, counting(calls), now=lambda: failed_at + 1.0, failures_after=failed_at)
+    assert (here, calls.value, fetched_at) == (True, 1, failed_at + 1.0)
+    assert cache.read(name) == (creds, failed_at + 1.0)
+
+
+def test_without_read_sts_is_called_and_its_credentials_stored(cache, directory, name, calls):
+    # force_fetch: whatever the file holds, fresh credentials or a failure of moments ago, STS is called.
+    def unread(creds: Credentials, fetched_at: float) -> bool:
+        raise AssertionError("nothing read: nothing to judge")
+
+    first, _, _ = fetch(cache, name, counting(calls))
+    forced, fetched_at, here = fetch(cache, name, counting(calls), usable=unread, read=False)
+    assert (here, calls.value) == (True, 2)
+    assert forced != first
+    assert cache.read(name) == (forced, fetched_at)
+
+    failed_at = time.time()
+    with pytest.raises(AssumeRoleError):
+        fetch(cache, name, throttled, now=lambda: failed_at, read=False)
+    again, _, here = fetch(cache, name, counting(calls), now=lambda: failed_at + 1.0, usable=unread, read=False)
+    assert (here, calls.value) == (True, 3)
+    assert cache.read(name) == (again, failed_at + 1.0)
 
 
 def test_a_failure_of_another_kind_is_not_recorded(cache, directory, name):

@@ -863,6 +863,7 @@ class STSProvider(BaseProvider):
             now=_clock.now,
             deadline=self.retry_budget(),
             backoff=BACKOFF_SECONDS,
+            role_arn=params["RoleArn"],
         )
         if refused is not None and creds.access_key_id != refused:
             with self._guard:

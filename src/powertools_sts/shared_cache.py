@@ -55,6 +55,9 @@ logger = logging.getLogger("powertools_sts")
 FORMAT_VERSION = 2
 _MAX_FILE_BYTES = 64 * 1024  # a credential file is about 2 KB: a larger one was not written here
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}")
+# arn:<partition>:iam::<account>:role/<path/><name> and arn:<partition>:sts::<account>:assumed-role/<name>/<session>
+_ROLE = re.compile(r"arn:([\w-]+):iam::(\d{12}):role/(?:[!-~]*/)?([\w+=,.@-]+)")
+_ASSUMED_ROLE = re.compile(r"arn:([\w-]+):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/[\w+=,.@-]+")
 
 
 def _text(value: Any) -> bool:
@@ -180,11 +183,14 @@ class SharedCache:
         text = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
         return hashlib.sha256(f"powertools-sts/{FORMAT_VERSION}\n{text}".encode()).hexdigest()
 
-    def read(self, name: str, *, now: Callable[[], float] | None = None) -> tuple[Credentials, float] | None:
+    def read(
+        self, name: str, *, now: Callable[[], float] | None = None, role_arn: str | None = None
+    ) -> tuple[Credentials, float] | None:
         """Return the unexpired credentials in the file of ``name`` and when they were fetched, or None.
 
-        A file that cannot be trusted is removed (see the module's docstring). ``now`` is the clock of
-        the expiration, the package's by default.
+        A file that cannot be trusted is removed (see the module's docstring), and so is one holding
+        credentials of a role other than ``role_arn`` (when given). ``now`` is the clock of the
+        expiration, the package's by default.
 
         Example
         -------
@@ -192,7 +198,7 @@ class SharedCache:
         >>> SharedCache.open(tempfile.mkdtemp()).read(SharedCache.key_name("k")) is None
         True
         """
-        return _unexpired(self._load(name), (now or _clock.now)())
+        return _unexpired(self._load(name, role_arn), (now or _clock.now)())
 
     def fetch(
         self,
@@ -205,6 +211,7 @@ class SharedCache:
         backoff: float,
         read: bool = True,
         failures_after: float = -math.inf,
+        role_arn: str | None = None,
     ) -> tuple[Credentials, float, bool]:
         """Return credentials for ``name``, their fetch time and whether this call fetched them.
 
@@ -230,6 +237,8 @@ class SharedCache:
             False (``force_fetch``): no file read, no back-off; ``assume`` is called and its answer stored.
         failures_after
             A failure recorded at or before this epoch time is ignored (one recorded before ``clear_caches``).
+        role_arn
+            The RoleArn asked for: credentials of another role (or of no known role) are removed, not served.
 
         Example
         -------
@@ -241,11 +250,11 @@ class SharedCache:
         >>> cache.fetch("k", assume=lambda: creds, **options)[2], cache.fetch("k", assume=lambda: creds, **options)[2]
         (True, False)
         """
-        found = self.read(name, now=now) if read else None
+        found = self.read(name, now=now, role_arn=role_arn) if read else None
         if found is not None and usable(*found):
             return found[0], found[1], False
         with self._locked(name, deadline):
-            record = self._load(name) if read else None
+            record = self._load(name, role_arn) if read else None
             found = _unexpired(record, now())
             if found is not None and usable(*found):
                 return found[0], found[1], False
@@ -256,7 +265,7 @@ class SharedCache:
                 creds = assume()
             except AssumeRoleError as exc:
                 # Credentials that have not expired stay beside the failure: a process may still serve them stale.
-                kept, kept_at = _unexpired(self._load(name), now()) or (None, None)
+                kept, kept_at = _unexpired(self._load(name, role_arn), now()) or (None, None)
                 self._write(name, _Record(kept, kept_at, _Failure(now(), exc.code, exc.role_arn, os.getpid())))
                 raise
             self._write(name, _Record(creds, started, None))
@@ -282,7 +291,7 @@ class SharedCache:
             raise ValueError(f"not a name of the shared credential cache: {name!r}")
         return os.path.join(self.directory, name + suffix)
 
-    def _load(self, name: str) -> _Record | None:
+    def _load(self, name: str, role_arn: str | None = None) -> _Record | None:
         path = self._path(name, ".json")
         try:  # O_NONBLOCK: a FIFO in place of the file must not hang the open
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -301,7 +310,11 @@ class SharedCache:
             os.close(fd)
         record = None if problem or len(data) > _MAX_FILE_BYTES else _parse(data)
         if record is None:
-            _remove(path, st, problem or "it is not a credential file of this version")
+            problem = problem or "it is not a credential file of this version"
+        elif role_arn is not None and record.credentials and not _of_role(record.credentials, role_arn):
+            record, problem = None, f"it holds credentials of another role than {role_arn}"
+        if problem is not None:
+            _remove(path, st, problem)
         return record
 
     def _write(self, name: str, record: _Record) -> None:
@@ -418,6 +431,14 @@ def _remove(path: str, st: os.stat_result | None, problem: str) -> None:
     except OSError:
         return
     logger.warning("Removed %s from the shared credential cache: %s", os.path.basename(path), problem)
+
+
+def _of_role(creds: Credentials, role_arn: str) -> bool:
+    """Whether ``creds`` are of the role ``role_arn``: same partition, account and name (names ignore case in IAM)."""
+    role, assumed = _ROLE.fullmatch(role_arn), _ASSUMED_ROLE.fullmatch(creds.assumed_role_arn or "")
+    if role is None or assumed is None:
+        return False
+    return (role[1], role[2], role[3].lower()) == (assumed[1], assumed[2], assumed[3].lower())
 
 
 def _unexpired(record: _Record | None, now: float) -> tuple[Credentials, float] | None:

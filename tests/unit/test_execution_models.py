@@ -243,6 +243,22 @@ def test_no_usable_temporary_directory_never_fails_a_fetch(moto_sts, monkeypatch
     assert caplog.text.count("Cannot use the shared credential cache") == 1  # once per process, not per provider
 
 
+def test_credentials_of_another_role_in_the_shared_file_are_not_taken(moto_sts, private_tmp, caplog):
+    import json
+    import os
+
+    first, second = STSProvider(shared_cache=True), STSProvider(shared_cache=True)
+    creds = first.get(ROLE)
+    [path] = (private_tmp / f"powertools-sts-{os.getuid()}").glob("*.json")
+    doc = json.loads(path.read_bytes())
+    doc["credentials"]["assumed_role_arn"] = "arn:aws:sts::444455556666:assumed-role/audit/planted"
+    path.write_bytes(json.dumps(doc).encode())  # the same file, still 0600: only the role is wrong
+    with caplog.at_level(logging.WARNING, logger="powertools_sts"):
+        assert second.get(ROLE).access_key_id != creds.access_key_id
+    assert moto_sts.assume_role_calls == 2
+    assert f"credentials of another role than {ROLE}" in caplog.text
+
+
 def test_after_clear_caches_the_files_of_before_are_not_taken(moto_sts, private_tmp):
     import powertools_sts
 

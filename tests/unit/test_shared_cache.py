@@ -527,6 +527,58 @@ def test_a_read_only_directory_never_fails_the_caller(cache, directory, name, ca
     assert os.listdir(directory) == []
 
 
+# -- the role -----------------------------------------------------------------------------------------------------
+
+
+def planted(directory: str, name: str, assumed_role_arn: str | None) -> None:
+    doc = valid_document()
+    doc["credentials"]["assumed_role_arn"] = assumed_role_arn
+    write_file(os.path.join(directory, f"{name}.json"), json.dumps(doc).encode())
+
+
+@pytest.mark.parametrize(
+    "assumed",
+    [
+        "arn:aws:sts::111122223333:assumed-role/audit/s",  # another role name
+        "arn:aws:sts::444455556666:assumed-role/reports/s",  # another account
+        "arn:aws-cn:sts::111122223333:assumed-role/reports/s",  # another partition
+        "arn:aws:sts::111122223333:assumed-role/reportsX/s",
+        "arn:aws:iam::111122223333:role/reports",  # not an assumed role
+        None,  # no assumed role at all
+    ],
+)
+def test_credentials_of_another_role_are_not_served_and_removed(cache, directory, name, calls, caplog, assumed):
+    planted(directory, name, assumed)
+
+    assert cache.read(name, role_arn=ROLE) is None
+    assert not os.path.exists(os.path.join(directory, f"{name}.json"))
+    assert warnings_with(caplog, f"credentials of another role than {ROLE}")
+
+    planted(directory, name, assumed)
+    creds, _, here = fetch(cache, name, counting(calls), role_arn=ROLE)
+    assert (here, calls.value) == (True, 1)
+    assert cache.read(name, role_arn=ROLE) == (creds, pytest.approx(time.time(), abs=5))
+
+
+@pytest.mark.parametrize(
+    ("role_arn", "assumed"),
+    [
+        (ROLE, "arn:aws:sts::111122223333:assumed-role/reports/any-session"),
+        ("arn:aws:iam::111122223333:role/team/a/reports", "arn:aws:sts::111122223333:assumed-role/reports/s"),
+        ("arn:aws-us-gov:iam::111122223333:role/Reports", "arn:aws-us-gov:sts::111122223333:assumed-role/reports/s"),
+    ],
+)
+def test_credentials_of_the_role_asked_for_are_served(cache, directory, name, calls, role_arn, assumed):
+    planted(directory, name, assumed)
+    creds, _, here = fetch(cache, name, counting(calls), role_arn=role_arn)
+    assert (creds.access_key_id, here, calls.value) == ("ASIAPLANTED", False, 0)
+
+
+def test_without_a_role_arn_the_role_is_not_checked(cache, directory, name, calls):
+    planted(directory, name, None)
+    assert fetch(cache, name, counting(calls))[0].access_key_id == "ASIAPLANTED"
+
+
 # -- the back-off is shared ---------------------------------------------------------------------------------------
 
 

@@ -20,7 +20,10 @@ and each process keeps the credentials it fetched. POSIX only (``fcntl``).
      "failure": {"at": 1767225700.0, "code": "Throttling", "role_arn": "arn:aws:iam::...:role/...", "pid": 8}}
 
 ``credentials`` and ``fetched_at`` are null when only a failure is recorded, ``failure`` after a success.
-``<name>.lock`` is empty and never removed: two processes that locked two generations of it would both fetch.
+``<name>.lock`` is empty. What no process reads again is swept, when a cache is opened and then at most
+every 5 minutes after a write: a ``<name>.<random>.tmp`` older than 60 s (a writer died between its
+write and its rename), a file whose credentials expired and whose failure is 15 minutes old or more (or
+that this version cannot read), and the lock file of a key with no file, 13 hours after it was made.
 """
 
 from __future__ import annotations
@@ -54,6 +57,11 @@ logger = logging.getLogger("powertools_sts")
 #: The ``version`` of the files this module writes; it is hashed into their names too.
 FORMAT_VERSION = 2
 _MAX_FILE_BYTES = 64 * 1024  # a credential file is about 2 KB: a larger one was not written here
+# The sweep: at open, then on the write path at most every _SWEEP_EVERY seconds (monotonic) per cache.
+_SWEEP_EVERY = 300.0
+_TMP_KEPT = 60.0  # a write takes microseconds: an older temporary file was left by a writer that died
+_FAILURE_KEPT = 900.0  # a failure matters for its back-off (seconds); long past that, its record goes
+_LOCK_KEPT = 13 * 3600.0  # the longest credentials (12 h) and a margin: see _sweep_lock
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}")
 # arn:<partition>:iam::<account>:role/<path/><name> and arn:<partition>:sts::<account>:assumed-role/<name>/<session>
 _ROLE = re.compile(r"arn:([\w-]+):iam::(\d{12}):role/(?:[!-~]*/)?([\w+=,.@-]+)")
@@ -131,6 +139,7 @@ class SharedCache:
         self.directory = directory
         self._guard = threading.Lock()
         self._lock_fds: set[int] = set()
+        self._next_sweep = 0.0
 
     @classmethod
     def open(cls, directory: str | None = None) -> SharedCache | None:
@@ -158,7 +167,9 @@ class SharedCache:
                 os.mkdir(directory, 0o700)
             problem = _unsafe(os.lstat(directory), directory=True)  # lstat: a link is judged as a link
             if problem is None:
-                return cls(directory)
+                cache = cls(directory)
+                cache._sweep(_clock.now())
+                return cache
         except (OSError, ValueError) as exc:
             problem = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         _warn_once(
@@ -260,16 +271,51 @@ class SharedCache:
                 return found[0], found[1], False
             if record is not None and record.failure is not None and record.failure.at > failures_after:
                 _back_off(record.failure, now() - record.failure.at, backoff)
-            started = now()
+            fetched = self._assume(name, assume, now, role_arn)
+        if time.monotonic() >= self._next_sweep:  # on the write path only, out of the lock
+            self._sweep(now())
+        return fetched
+
+    def _assume(
+        self, name: str, assume: Callable[[], Credentials], now: Callable[[], float], role_arn: str | None
+    ) -> tuple[Credentials, float, bool]:
+        started = now()
+        try:
+            creds = assume()
+        except AssumeRoleError as exc:
+            # Credentials that have not expired stay beside the failure: a process may still serve them stale.
+            kept, kept_at = _unexpired(self._load(name, role_arn), now()) or (None, None)
+            self._write(name, _Record(kept, kept_at, _Failure(now(), exc.code, exc.role_arn, os.getpid())))
+            raise
+        self._write(name, _Record(creds, started, None))
+        return creds, started, True
+
+    def _sweep(self, now: float) -> None:
+        """Remove what no process will read again (see the module's docstring); never raises."""
+        self._next_sweep = time.monotonic() + _SWEEP_EVERY
+        try:
+            with os.scandir(self.directory) as listing:
+                entries = {entry.name: entry for entry in listing}
+        except OSError:
+            return
+        for entry in entries.values():
+            name, _, suffix = entry.name.partition(".")
             try:
-                creds = assume()
-            except AssumeRoleError as exc:
-                # Credentials that have not expired stay beside the failure: a process may still serve them stale.
-                kept, kept_at = _unexpired(self._load(name, role_arn), now()) or (None, None)
-                self._write(name, _Record(kept, kept_at, _Failure(now(), exc.code, exc.role_arn, os.getpid())))
-                raise
-            self._write(name, _Record(creds, started, None))
-            return creds, started, True
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            age = time.time() - st.st_mtime  # the files' own times, on the wall clock
+            if not _NAME.fullmatch(name):
+                continue
+            if suffix.endswith(".tmp") and age > _TMP_KEPT:
+                _remove(entry.path, st, "a temporary file of a writer that died", quiet=True)
+            elif suffix == "json":
+                record = self._load(name)  # what cannot be trusted is removed there, with a warning
+                failed = record is not None and record.failure is not None and now - record.failure.at < _FAILURE_KEPT
+                if record is not None and not failed and _unexpired(record, now) is None:
+                    _remove(entry.path, st, "its credentials expired and its failure is long past", quiet=True)
+            elif suffix == "lock" and f"{name}.json" not in entries and age > _LOCK_KEPT:
+                _sweep_lock(entry.path)
 
     def _after_fork(self) -> None:
         """In a forked child: close the lock descriptors of the parent's fetches, never unlocking them.
@@ -421,7 +467,7 @@ def _unsafe(st: os.stat_result, *, directory: bool) -> str | None:
     return None
 
 
-def _remove(path: str, st: os.stat_result | None, problem: str) -> None:
+def _remove(path: str, st: os.stat_result | None, problem: str, *, quiet: bool = False) -> None:
     """Remove a file that cannot be trusted (a link itself, never its target), unless it was replaced meanwhile."""
     try:
         now = os.lstat(path)
@@ -430,7 +476,29 @@ def _remove(path: str, st: os.stat_result | None, problem: str) -> None:
         os.unlink(path)
     except OSError:
         return
-    logger.warning("Removed %s from the shared credential cache: %s", os.path.basename(path), problem)
+    log = logger.debug if quiet else logger.warning  # housekeeping is not news; a file not to be trusted is
+    log("Removed %s from the shared credential cache: %s", os.path.basename(path), problem)
+
+
+def _sweep_lock(path: str) -> None:
+    """Remove the lock file of a key that has had no credential file for a while, unless it is held."""
+    import fcntl
+
+    # Locked before it is removed, so a lock in use stays. The race accepted: a process that opened the
+    # file before the removal and locks it after holds a lock no later process shares (they make a new
+    # file), so the key may be fetched twice, each fetch correct: once per key, and only for a key that has
+    # had no credential file since the lock file is 13 h old (its credentials expired, or were never stored).
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _remove(path, os.fstat(fd), "no credential file for its key", quiet=True)
+    except OSError:  # BlockingIOError: a process holds it
+        pass
+    finally:
+        os.close(fd)
 
 
 def _of_role(creds: Credentials, role_arn: str) -> bool:

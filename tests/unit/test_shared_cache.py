@@ -704,6 +704,96 @@ def test_the_back_off_error_survives_pickling():
     assert (str(copy), copy.role_arn, copy.code, copy.age) == (str(err), ROLE, "Throttling", 1.0)
 
 
+# -- what is swept -------------------------------------------------------------------------------------------------
+
+HOUR = 3600.0
+
+
+def aged(path: str, seconds: float) -> str:
+    """Set the file's times ``seconds`` in the past (a lock file, a temporary file: ages go by their mtime)."""
+    at = time.time() - seconds
+    os.utime(path, (at, at), follow_symlinks=False)
+    return path
+
+
+def write_and(path: str, data: bytes) -> str:
+    write_file(path, data)
+    return path
+
+
+def document(*, expires_in: float | None, failed_ago: float | None) -> bytes:
+    doc = valid_document()
+    if expires_in is None:
+        doc.update(credentials=None, fetched_at=None)
+    else:
+        doc["credentials"]["expiration"] = time.time() + expires_in
+    if failed_ago is not None:
+        doc["failure"] = {"at": time.time() - failed_ago, "code": "Throttling", "role_arn": ROLE, "pid": 1}
+    return json.dumps(doc).encode()
+
+
+def test_opening_sweeps_what_no_process_reads_again(directory, caplog):
+    os.mkdir(directory, 0o700)
+    key = [SharedCache.key_name(["k", n]) for n in range(10)]
+
+    def at(name: str) -> str:
+        return os.path.join(directory, name)
+
+    stale_tmp, young_tmp = at(f"{key[0]}.0123456789abcdef.tmp"), at(f"{key[1]}.fedcba9876543210.tmp")
+    for path in (stale_tmp, young_tmp):
+        write_file(path, b'{"half": "writ')
+    aged(stale_tmp, 120)  # a writer killed between its write and its rename left it, secrets and all
+    aged(young_tmp, 5)  # a write under way, in another process: kept
+    swept = {
+        stale_tmp,
+        write_and(at(f"{key[2]}.json"), document(expires_in=-1, failed_ago=None)),  # credentials expired
+        write_and(at(f"{key[3]}.json"), document(expires_in=None, failed_ago=2 * HOUR)),  # a failure long past
+        write_and(at(f"{key[4]}.json"), document(expires_in=-1, failed_ago=2 * HOUR)),
+        aged(write_and(at(f"{key[5]}.lock"), b""), 14 * HOUR),  # the lock of a key without a file, for 14 h
+        write_and(at(f"{key[9]}.json"), mutated(lambda d: d.update(version=1))),  # the format before
+    }
+    kept = {
+        young_tmp,
+        write_and(at(f"{key[6]}.json"), document(expires_in=HOUR, failed_ago=None)),
+        write_and(at(f"{key[7]}.json"), document(expires_in=None, failed_ago=60)),  # a failure of a minute ago
+        write_and(at(f"{key[8]}.json"), document(expires_in=HOUR, failed_ago=2 * HOUR)),  # stale still served
+        aged(write_and(at(f"{key[8]}.lock"), b""), 14 * HOUR),  # its key has a file
+        aged(write_and(at(f"{key[7]}.lock"), b""), 14 * HOUR),
+        aged(write_and(at(f"{key[3]}.lock"), b""), 11 * HOUR),  # younger than the longest credentials
+        write_and(at("not-ours.txt"), b"left alone"),
+    }
+    held = aged(write_and(at(f"{key[1]}.lock"), b""), 14 * HOUR)  # without a file, but a process holds it
+    fd = os.open(held, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        assert SharedCache.open(directory) is not None
+    finally:
+        os.close(fd)
+
+    assert {at(entry) for entry in os.listdir(directory)} == kept | {held}
+    assert not swept & {at(entry) for entry in os.listdir(directory)}
+    # Housekeeping is not news; only the file of the format before, not read, says so.
+    assert [w for w in warnings_with(caplog, "") if "Removed" in w] == [
+        f"Removed {key[9]}.json from the shared credential cache: it is not a credential file of this version"
+    ]
+
+
+def test_the_write_path_sweeps_at_most_every_few_minutes_and_a_read_never(cache, directory, name, calls, monkeypatch):
+    fetch(cache, name, counting(calls))
+    stale = aged(write_and(os.path.join(directory, f"{name}.0123456789abcdef.tmp"), b"{"), 120)
+
+    fetch(cache, name, counting(calls), usable=never)  # a write, but the sweep at open was moments ago
+    assert os.path.exists(stale)
+
+    real = time.monotonic
+    monkeypatch.setattr(time, "monotonic", lambda: real() + 301)  # five minutes on
+    fetch(cache, name, counting(calls))  # served from the file: a read sweeps nothing
+    assert os.path.exists(stale)
+    fetch(cache, name, counting(calls), usable=never)  # the next write sweeps
+    assert not os.path.exists(stale)
+    assert calls.value == 3
+
+
 # -- keys ---------------------------------------------------------------------------------------------------------
 
 

@@ -413,6 +413,13 @@ def test_a_directory_that_cannot_be_created_is_refused(tmp_path, caplog):
     assert warnings_with(caplog, "Cannot use the shared credential cache")
 
 
+def test_without_posix_file_locks_there_is_no_shared_cache(directory, monkeypatch, caplog):
+    monkeypatch.setattr(os, "name", "nt")
+    assert SharedCache.open(directory) is None
+    assert warnings_with(caplog, "it needs POSIX file locks; each process keeps its own credentials")
+    assert not os.path.exists(directory)
+
+
 def test_no_usable_temporary_directory_is_one_warning_per_process(monkeypatch, caplog):
     # On Lambda a full or read-only /tmp leaves no temporary directory (/var/task is read-only too):
     # gettempdir() raises, and open() must not.
@@ -761,6 +768,7 @@ def test_opening_sweeps_what_no_process_reads_again(directory, caplog):
         aged(write_and(at(f"{key[7]}.lock"), b""), 14 * HOUR),
         aged(write_and(at(f"{key[3]}.lock"), b""), 11 * HOUR),  # younger than the longest credentials
         write_and(at("not-ours.txt"), b"left alone"),
+        aged(write_and(at(".hidden.0123456789abcdef.tmp"), b"not a name of ours"), 120),
     }
     held = aged(write_and(at(f"{key[1]}.lock"), b""), 14 * HOUR)  # without a file, but a process holds it
     fd = os.open(held, os.O_RDWR)

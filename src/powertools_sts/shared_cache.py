@@ -187,9 +187,8 @@ class SharedCache:
     ) -> tuple[Credentials, float, bool]:
         """Return credentials for ``name``, when they were fetched (epoch s), and whether this call fetched them.
 
-        Those of the file that ``usable`` accepts, without a lock; else, under the key's lock, those of the file
-        again (another process may have written meanwhile), a :class:`SharedBackoffError` for a failure less
-        than ``backoff`` seconds old, or ``assume``'s, written; an ``AssumeRoleError`` it raises is recorded.
+        Those in the file that ``usable`` accepts, without a lock; else, under the key's lock, those in the file
+        again, a :class:`SharedBackoffError` for a recent failure, or ``assume``'s, written (or its failure).
 
         Parameters
         ----------
@@ -199,18 +198,15 @@ class SharedCache:
             The AssumeRole call; the epoch clock of fetch times and failures.
         deadline, backoff
             Seconds to wait for another process's fetch (then fetch too); seconds a failure holds off every fetch.
-        read
-            False (``force_fetch``): no file is read and no back-off applied; ``assume`` is called, its answer stored.
-        failures_after
-            A failure recorded at or before this epoch time is ignored (one of before ``clear_caches()``).
+        read, failures_after
+            False (``force_fetch``): no file read, no back-off. A failure at or before this epoch time is ignored.
         role_arn
             The RoleArn asked for: credentials of another role, or of no known role, are removed, not served.
 
         Example
         -------
         >>> creds = Credentials("ASIAEXAMPLE", "secret", "token", datetime(2030, 1, 1, tzinfo=timezone.utc))
-        >>> cache = SharedCache.open(tempfile.mkdtemp())
-        >>> fetch = functools.partial(cache.fetch, "k", usable=lambda c, at: True, assume=lambda: creds, now=time.time, deadline=5.0, backoff=5.0)
+        >>> fetch = functools.partial(SharedCache.open(tempfile.mkdtemp()).fetch, "k", usable=lambda c, at: True, assume=lambda: creds, now=time.time, deadline=5.0, backoff=5.0)
         >>> fetch()[2], fetch()[2]
         (True, False)
         """

@@ -414,8 +414,10 @@ def test_a_directory_that_cannot_be_created_is_refused(tmp_path, caplog):
 
 
 def test_without_posix_file_locks_there_is_no_shared_cache(directory, monkeypatch, caplog):
-    monkeypatch.setattr(os, "name", "nt")
-    assert SharedCache.open(directory) is None
+    with monkeypatch.context() as patch:  # undone before any assertion: pytest itself reads os.name
+        patch.setattr(os, "name", "nt")
+        opened = SharedCache.open(directory)
+    assert opened is None
     assert warnings_with(caplog, "it needs POSIX file locks; each process keeps its own credentials")
     assert not os.path.exists(directory)
 

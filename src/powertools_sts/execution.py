@@ -4,16 +4,20 @@
 - provisioned concurrency (``AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency``): INIT runs
   ahead of traffic and the sandbox is frozen until the first invocation, which may come hours later.
 - SnapStart (``snap-start``): INIT runs once, a snapshot is restored into many sandboxes.
-- Lambda Managed Instances (``AWS_LAMBDA_MAX_CONCURRENCY`` set, as the runtime client detects it): N
-  worker processes per execution environment, each with its own INIT, sharing ``/tmp``; never frozen.
+- Lambda Managed Instances (``AWS_LAMBDA_MAX_CONCURRENCY`` set on Lambda, see :func:`on_managed_instances`):
+  N worker processes per execution environment, each with its own INIT, sharing ``/tmp``; never frozen.
 
 Example
 -------
 >>> import os
->>> os.environ["AWS_LAMBDA_MAX_CONCURRENCY"] = "8"
+>>> worker = {"AWS_LAMBDA_MAX_CONCURRENCY": "8", "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001", "AWS_LAMBDA_FUNCTION_NAME": "f"}
+>>> os.environ.update(worker)
 >>> on_managed_instances(), init_waits_for_prefetch()
 (True, True)
->>> del os.environ["AWS_LAMBDA_MAX_CONCURRENCY"]
+>>> del os.environ["AWS_LAMBDA_RUNTIME_API"]  # the worker count alone, as in a container: not Lambda
+>>> on_managed_instances(), init_waits_for_prefetch()
+(False, False)
+>>> for name in worker: _ = os.environ.pop(name, None)
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ __all__ = [
 PREFETCH_TIMEOUT_ENV = "POWERTOOLS_STS_PREFETCH_TIMEOUT"
 #: "true" or "false": share credentials between the worker processes of an environment through /tmp.
 SHARED_CACHE_ENV = "POWERTOOLS_STS_SHARED_CACHE"
+# Set by Lambda in every execution environment: the Runtime API the runtime client polls (awslambdaric
+# cannot start without it), and the function's name. AWS_LAMBDA_MAX_CONCURRENCY counts only beside them.
+_ON_LAMBDA = ("AWS_LAMBDA_RUNTIME_API", "AWS_LAMBDA_FUNCTION_NAME")
 
 
 def initialization_type() -> str:
@@ -44,8 +51,15 @@ def initialization_type() -> str:
 
 
 def on_managed_instances() -> bool:
-    """Whether this is a worker process of Lambda Managed Instances (the runtime client's own test)."""
-    return os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY") is not None
+    """Whether this is a worker process of Lambda Managed Instances.
+
+    The runtime client forks its workers on ``AWS_LAMBDA_MAX_CONCURRENCY`` alone, but a container or a
+    laptop may carry that variable too, and there a cache in ``/tmp`` and threads refreshing ahead are
+    not wanted: it counts only beside ``AWS_LAMBDA_RUNTIME_API`` and ``AWS_LAMBDA_FUNCTION_NAME``, which
+    Lambda sets in every execution environment (on Managed Instances beside
+    ``AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances``, which is not required here).
+    """
+    return os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY") is not None and all(map(os.environ.get, _ON_LAMBDA))
 
 
 def init_waits_for_prefetch() -> bool:

@@ -1,116 +1,72 @@
-"""Credentials shared by the processes of one execution environment, through files, with one fetch at a time.
+"""Credentials shared by the worker processes of one execution environment, through files, one fetch at a time.
 
-On Lambda Managed Instances the runtime client forks several worker processes per execution
-environment, and each one imports the handler and runs INIT on its own: without this module every
-role is assumed once per worker, at INIT and at every refresh. The workers of one environment share
-``/tmp``, so a role's credentials are kept there in one file per key, and a per-key ``flock`` makes one
-worker call STS while the others wait for its file. A failure is recorded in the same file, so the
-back-off after a throttled call holds for every worker, not only for the one that was throttled.
-
-Secrets are on disk in plaintext, readable by the function's own uid only: a ``0600`` file in a
-``0700`` directory owned by that uid. That exposes nothing new: code that runs as that uid can already
-assume the role with the function's own credentials. Nothing else is trusted either: a directory or a
-file that is a symbolic link, is owned by another uid or is open to group or others is refused (a file
-is removed, so that it gets replaced), never followed, and a file that is not one this version wrote
-is removed too. Writing never fails the caller: a full disk or a read-only ``/tmp`` costs one warning
-per cache, and each process keeps the credentials it fetched.
-
-The file, ``<name>.json``, is JSON::
-
-    {"version": 1, "fetched_at": 1767225600.0,
-     "credentials": {"access_key_id": "ASIA...", "secret_access_key": "...", "session_token": "...",
-                     "expiration": 1767229200.0, "assumed_role_arn": "arn:aws:sts::...:assumed-role/..."},
-     "failure": {"at": 1767225700.0, "code": "Throttling", "role_arn": "arn:aws:iam::...:role/..."}}
-
-``credentials`` and ``fetched_at`` are both null when only a failure is recorded; ``failure`` is null
-after a success. The lock file, ``<name>.lock``, is empty and never removed: two processes that locked
-two generations of it would both fetch. POSIX only (``fcntl``): elsewhere :meth:`SharedCache.open`
-returns None and the caller keeps its per-process cache.
+On Lambda Managed Instances the N worker processes of an environment each run INIT, and share ``/tmp``: a
+role's credentials are kept there, one file per key, a per-key ``flock`` makes one worker call STS while the
+others wait for its file, and a failure recorded in the file backs off every worker. Only files of this uid,
+``0600`` in a ``0700`` directory, exactly as this version writes them are read: anything else is removed,
+never followed. It never fails the caller: where ``/tmp`` is unusable, full or read-only, a warning (once
+per process), and each process keeps its own credentials. What is on disk, and for how long: docs/security.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import json
 import logging
 import math
 import os
 import re
-import secrets
 import stat
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from . import _clock
+from . import _clock, _state
 from .credentials import Credentials
-from .exceptions import AssumeRoleError
+from .exceptions import AssumeRoleError, SharedBackoffError
+
+with contextlib.suppress(ImportError):  # POSIX only: open() returns no cache elsewhere
+    import fcntl
 
 __all__ = ["FORMAT_VERSION", "SharedBackoffError", "SharedCache"]
 
 logger = logging.getLogger("powertools_sts")
 
-#: The ``version`` of the files this module writes; a file of another version is replaced.
-FORMAT_VERSION = 1
-# A credential file is about 2 KB; anything much larger was not written here, and is not read whole.
-_MAX_FILE_BYTES = 64 * 1024
-# Polling the lock: short at first (a refresh by a neighbour is a few hundred ms), then at most 50 ms.
-_FIRST_PAUSE = 0.005
-_LONGEST_PAUSE = 0.05
+#: The ``version`` of the files this module writes; it is hashed into their names too.
+FORMAT_VERSION = 2
+_MAX_FILE_BYTES = 64 * 1024  # a credential file is about 2 KB: a larger one was not written here
+_SWEEP_EVERY = 300.0  # seconds between two sweeps of one cache, on the write path
+_TMP_KEPT = 60.0  # a write takes microseconds: an older temporary file was left by a writer that died
+_FAILURE_KEPT = 900.0  # a failure matters for its back-off (seconds): long past that, its record goes
+_LOCK_KEPT = 13 * 3600.0  # the longest credentials (12 h) and a margin; see _sweep for the race
+_UNWRITABLE = "Cannot write the shared credential cache in %s: %s"
+_OVERRUN = "Another process has been fetching these credentials for more than %.1f s; fetching them here"
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}")
-_CREDENTIAL_FIELDS = frozenset(
-    {"access_key_id", "secret_access_key", "session_token", "expiration", "assumed_role_arn"}
-)
-_FILE_FIELDS = frozenset({"version", "fetched_at", "credentials", "failure"})
-_FAILURE_FIELDS = frozenset({"at", "code", "role_arn"})
-
-
-class SharedBackoffError(AssumeRoleError):
-    """Another process of this execution environment failed to assume the role moments ago.
-
-    Raised by :meth:`SharedCache.fetch` without calling STS: the back-off after a failure is shared by
-    the processes of the environment, so that N workers do not each retry a throttled call.
-
-    Parameters
-    ----------
-    message:
-        What happened, without secrets.
-    role_arn:
-        The role that the other process failed to assume, as it recorded it.
-    code:
-        The STS error code it met (``Throttling``, ``AccessDenied`` ...), or None.
-    age:
-        Seconds since that failure.
-
-    Example
-    -------
-    >>> err = SharedBackoffError("failed 2 s ago", role_arn="arn:aws:iam::111122223333:role/r", code="Throttling", age=2.0)
-    >>> (isinstance(err, AssumeRoleError), err.code, err.age)
-    (True, 'Throttling', 2.0)
-    """
-
-    def __init__(self, message: str, *, role_arn: str | None = None, code: str | None = None, age: float = 0.0) -> None:
-        super().__init__(message, role_arn=role_arn, code=code)
-        self.age = age
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # The base class rebuilds an AssumeRoleError: keep the subclass and the age through pickling.
-        return (_rebuild_backoff, (str(self), self.role_arn, self.code, self.age))
-
-
-def _rebuild_backoff(message: str, role_arn: str | None, code: str | None, age: float) -> SharedBackoffError:
-    return SharedBackoffError(message, role_arn=role_arn, code=code, age=age)
+_ROLE = re.compile(r"arn:([\w-]+):iam::(\d{12}):role/(?:[!-~]*/)?([\w+=,.@-]+)")  # <path/> then <role name>
+_ASSUMED_ROLE = re.compile(r"arn:([\w-]+):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/[\w+=,.@-]+")
+# What each part of a file holds, exactly; a kind ending in "?" may be null too. A bool is no number.
+_KINDS: dict[str, Callable[[Any], bool]] = {
+    "text": lambda value: isinstance(value, str) and value != "",
+    "number": lambda value: type(value) in (int, float) and math.isfinite(value),
+    "int": lambda value: type(value) is int,
+    "object": lambda value: isinstance(value, dict),
+}
+_FILE = {"version": "int", "fetched_at": "number?", "credentials": "object?", "failure": "object?"}
+_CREDENTIALS = dict.fromkeys(("access_key_id", "secret_access_key", "session_token"), "text")
+_CREDENTIALS.update(expiration="number", assumed_role_arn="text?")
+_FAILURE = {"at": "number", "code": "text?", "role_arn": "text?", "pid": "int"}
 
 
 class _Failure(NamedTuple):
     at: float
     code: str | None
     role_arn: str | None
+    pid: int  # of the process that failed: a back-off says whether it was this one
 
 
 class _Record(NamedTuple):
@@ -120,132 +76,80 @@ class _Record(NamedTuple):
 
 
 class SharedCache:
-    """Credentials in files shared by the processes of one environment, with one fetch per key at a time.
+    """Credentials in files shared by the processes of one environment, one fetch per key at a time.
 
-    Build it with :meth:`open`, which checks the directory; the constructor trusts its argument. State
-    is on the instance: the lock descriptors it holds (dropped in a forked child by :meth:`_after_fork`)
-    and whether it already warned that it cannot write.
-
-    Parameters
-    ----------
-    directory:
-        A directory already checked by :meth:`open`.
+    Built by :meth:`open`. It holds the lock descriptors in use (see :meth:`_after_fork`), and when it sweeps next.
 
     Example
     -------
-    >>> import tempfile, os
-    >>> cache = SharedCache.open(os.path.join(tempfile.mkdtemp(), "sts"))
+    >>> cache = SharedCache.open(tempfile.mkdtemp())
     >>> cache.read(SharedCache.key_name(["arn:aws:iam::111122223333:role/reports"])) is None
     True
     """
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
-        self._guard = threading.Lock()
-        self._lock_fds: set[int] = set()
-        self._warned_write = False
+        self._lock_fds: set[int] = set()  # set.add and set.discard are atomic: no lock of its own
+        self._next_sweep = 0.0
 
     @classmethod
     def open(cls, directory: str | None = None) -> SharedCache | None:
-        """Return a cache in ``directory``, creating it ``0700``, or None (with a warning) if it is not safe.
+        """Return a cache in ``directory`` (made ``0700``, swept), or None with a warning once per process.
 
-        Parameters
-        ----------
-        directory:
-            Where the files go; by default ``powertools-sts-<uid>`` in the temporary directory (``/tmp``).
-            Refused if it is a symbolic link or not a directory, is owned by another uid, or lets group
-            or others in: the caller then keeps its per-process cache.
-
-        Returns
-        -------
-        SharedCache | None
-            The cache, or None when the directory cannot be used.
+        By default ``powertools-sts-<uid>`` in the temporary directory. None, never an exception, for a link, a
+        file, a directory of another uid or open to others, or no temporary directory at all.
 
         Example
         -------
-        >>> import tempfile, os
-        >>> parent = tempfile.mkdtemp()
-        >>> SharedCache.open(os.path.join(parent, "sts")) is not None
-        True
-        >>> os.symlink(os.path.join(parent, "sts"), os.path.join(parent, "link"))
-        >>> SharedCache.open(os.path.join(parent, "link")) is None
+        >>> SharedCache.open(tempfile.mkdtemp()) is not None
         True
         """
-        if os.name != "posix":
-            logger.warning("The shared credential cache needs POSIX file locks; each process keeps its own cache")
-            return None
-        if directory is None:
-            directory = os.path.join(tempfile.gettempdir(), f"powertools-sts-{os.getuid()}")
         try:
-            os.mkdir(directory, 0o700)
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            logger.warning(
-                "Cannot create the shared credential cache %s (%s); each process keeps its own", directory, exc.strerror
-            )
+            if os.name != "posix":
+                raise OSError(errno.ENOTSUP, "it needs POSIX file locks")
+            # A full or read-only /tmp on Lambda leaves no usable temporary directory: gettempdir() raises.
+            directory = directory or os.path.join(tempfile.gettempdir(), f"powertools-sts-{os.getuid()}")
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(directory, 0o700)
+            problem = _unsafe(os.lstat(directory), directory=True)  # lstat: a link is judged as a link
+        except (OSError, ValueError) as exc:
+            problem = getattr(exc, "strerror", None) or str(exc)
+        if problem is not None or directory is None:
+            _warn_once("open", "Cannot use the shared credential cache %s: %s", directory or "in /tmp", problem)
             return None
-        try:
-            # lstat: a symbolic link is judged as a link, not as whatever it points to.
-            problem = _unsafe(os.lstat(directory), directory=True)
-        except OSError as exc:
-            problem = exc.strerror or type(exc).__name__
-        if problem is not None:
-            logger.warning(
-                "Refusing the shared credential cache %s: %s; each process keeps its own", directory, problem
-            )
-            return None
-        return cls(directory)
+        cache = cls(directory)
+        cache._sweep(_clock.now())
+        return cache
 
     @staticmethod
     def key_name(material: object) -> str:
-        """Return a stable file name for a key: the SHA-256 of a canonical JSON of ``material``.
+        """Return the file name of a key: the SHA-256 of the format version and a canonical JSON of ``material``.
 
-        The same material gives the same name in every process (dicts are sorted, tuples are lists);
-        different material gives different names. Only str, int, float, bool, None, and lists, tuples
-        and str-keyed dicts of them are accepted, so that no repr that differs between processes slips in.
-
-        Raises
-        ------
-        TypeError
-            For any other type, or a dict key that is not a str.
-        ValueError
-            For a NaN or an infinity.
+        The same in every process. Only str, int, float, bool, None, and lists, tuples and str-keyed dicts
+        of them: anything else raises TypeError, a NaN ValueError.
 
         Example
         -------
-        >>> a = SharedCache.key_name(("signer", {"RoleArn": "arn:aws:iam::111122223333:role/r", "DurationSeconds": 900}))
-        >>> a == SharedCache.key_name(["signer", {"DurationSeconds": 900, "RoleArn": "arn:aws:iam::111122223333:role/r"}])
+        >>> SharedCache.key_name(("signer", {"a": 1, "b": 2})) == SharedCache.key_name(["signer", {"b": 2, "a": 1}])
         True
-        >>> len(a)
-        64
         """
-        _check_material(material)
+        _str_keys(material)  # json.dumps would turn 1 and "1" into one key
         text = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
-        # The version is hashed in: files of another format get other names instead of being misread.
         return hashlib.sha256(f"powertools-sts/{FORMAT_VERSION}\n{text}".encode()).hexdigest()
 
-    def read(self, name: str, *, now: Callable[[], float] | None = None) -> tuple[Credentials, float] | None:
-        """Return the credentials in the file of ``name`` and when they were fetched, or None.
+    def read(
+        self, name: str, *, now: Callable[[], float] | None = None, role_arn: str | None = None
+    ) -> tuple[Credentials, float] | None:
+        """Return the unexpired credentials in the file of ``name`` and when they were fetched, or None.
 
-        None when the file is missing, holds only a failure record, holds credentials past their
-        expiration, or cannot be trusted: a file that is not JSON of this version, is not a regular file,
-        is a symbolic link, is owned by another uid or is open to group or others is removed, never followed.
-
-        Parameters
-        ----------
-        name:
-            A name from :meth:`key_name`.
-        now:
-            The clock (epoch seconds) that says whether the credentials have expired; the package's clock by default.
+        A file not to be trusted, or of another role than ``role_arn`` (if given), is removed. ``now`` is the clock.
 
         Example
         -------
-        >>> import tempfile
         >>> SharedCache.open(tempfile.mkdtemp()).read(SharedCache.key_name("k")) is None
         True
         """
-        return _unexpired(self._load(name), (now or _clock.now)())
+        return _unexpired(self._load(name, role_arn), (now or _clock.now)())
 
     def fetch(
         self,
@@ -256,363 +160,287 @@ class SharedCache:
         now: Callable[[], float],
         deadline: float,
         backoff: float,
+        read: bool = True,
+        failures_after: float = -math.inf,
+        role_arn: str | None = None,
     ) -> tuple[Credentials, float, bool]:
-        """Return usable credentials for ``name``: from the file, or from ``assume`` in one process at a time.
+        """Return credentials for ``name``, when they were fetched (epoch s), and whether this call fetched them.
 
-        Credentials in the file that ``usable`` accepts are returned without a lock. Otherwise the
-        per-key lock is taken (waiting up to ``deadline`` seconds for the process that holds it), the
-        file is read again, a failure recorded less than ``backoff`` seconds ago raises
-        :class:`SharedBackoffError`, and else ``assume`` is called and its credentials written for the
-        other processes. A holder that overruns ``deadline`` is not waited for: this process calls
-        ``assume`` itself. A failure of ``assume`` is recorded (keeping credentials that have not expired,
-        which :meth:`read` still returns) and re-raised.
+        Those in the file that ``usable`` accepts, without a lock; else, under the key's lock, those in the file
+        again, a :class:`SharedBackoffError` for a recent failure, or ``assume``'s, written (or its failure).
 
         Parameters
         ----------
-        name:
-            A name from :meth:`key_name`.
-        usable:
-            Whether credentials and their fetch time (epoch seconds) may be served by this process.
-        assume:
-            The AssumeRole call; raises ``AssumeRoleError`` when it fails.
-        now:
-            The clock, in epoch seconds, of fetch times and failure records.
-        deadline:
-            Seconds to wait for another process's fetch (measured on the monotonic clock: it is a wait).
-        backoff:
-            Seconds after a recorded failure during which no process calls ``assume``.
-
-        Returns
-        -------
-        tuple[Credentials, float, bool]
-            The credentials, when they were fetched, and whether this call fetched them.
-
-        Raises
-        ------
-        SharedBackoffError
-            Another process failed less than ``backoff`` seconds ago.
-        AssumeRoleError
-            What ``assume`` raised.
+        usable
+            Whether credentials fetched at a time (epoch s) may be served here; asked before the lock and under it.
+        assume, now
+            The AssumeRole call; the epoch clock of fetch times and failures.
+        deadline, backoff
+            Seconds to wait for another process's fetch (then fetch too); seconds a failure holds off every fetch.
+        read, failures_after
+            False (``force_fetch``): no file read, no back-off. A failure at or before this epoch time is ignored.
+        role_arn
+            The RoleArn asked for: credentials of another role, or of no known role, are removed, not served.
 
         Example
         -------
-        >>> import tempfile
-        >>> from datetime import datetime, timezone
-        >>> cache = SharedCache.open(tempfile.mkdtemp())
         >>> creds = Credentials("ASIAEXAMPLE", "secret", "token", datetime(2030, 1, 1, tzinfo=timezone.utc))
-        >>> options = dict(usable=lambda c, at: True, now=time.time, deadline=5.0, backoff=5.0)
-        >>> cache.fetch("k", assume=lambda: creds, **options)[2]
-        True
-        >>> cache.fetch("k", assume=lambda: creds, **options)[::2]
-        (Credentials(access_key_id='ASIAEXAMPLE', expiration='2030-01-01T00:00:00+00:00', assumed_role_arn=None), False)
+        >>> fetch = functools.partial(SharedCache.open(tempfile.mkdtemp()).fetch, "k", usable=lambda c, at: True, assume=lambda: creds, now=time.time, deadline=5.0, backoff=5.0)
+        >>> fetch()[2], fetch()[2]
+        (True, False)
         """
-        found = self.read(name, now=now)
+        found = self.read(name, now=now, role_arn=role_arn) if read else None
         if found is not None and usable(*found):
             return found[0], found[1], False
         with self._locked(name, deadline):
-            # Another process may have written while this one waited, or failed.
-            record = self._load(name)
+            record = self._load(name, role_arn) if read else None
             found = _unexpired(record, now())
             if found is not None and usable(*found):
                 return found[0], found[1], False
-            failure = record.failure if record is not None else None
-            age = now() - failure.at if failure is not None else math.inf
-            if failure is not None and 0 <= age < backoff:
-                raise SharedBackoffError(
-                    f"AssumeRole of {failure.role_arn or 'the role'} failed in another process of this "
-                    f"environment {age:.1f} s ago ({failure.code or 'no error code'}); not retried for "
-                    f"another {backoff - age:.1f} s",
-                    role_arn=failure.role_arn,
-                    code=failure.code,
-                    age=age,
-                )
+            if record is not None and record.failure is not None and record.failure.at > failures_after:
+                _back_off(record.failure, now() - record.failure.at, backoff)
             started = now()
             try:
                 creds = assume()
             except AssumeRoleError as exc:
                 # Credentials that have not expired stay beside the failure: a process may still serve them stale.
-                kept = _unexpired(self._load(name), now()) or (None, None)
-                self._write(name, _Record(kept[0], kept[1], _Failure(now(), exc.code, exc.role_arn)))
+                kept, kept_at = _unexpired(self._load(name, role_arn), now()) or (None, None)
+                self._write(name, _Record(kept, kept_at, _Failure(now(), exc.code, exc.role_arn, os.getpid())))
                 raise
             self._write(name, _Record(creds, started, None))
-            return creds, started, True
+        if time.monotonic() >= self._next_sweep:  # on the write path only, once the lock is released
+            self._sweep(now())
+        return creds, started, True
 
     def _after_fork(self) -> None:
-        """In a forked child: close the lock descriptors inherited from the parent, and use a new guard.
-
-        A lock file descriptor that a thread of the parent held at the fork is a copy in the child that
-        no thread of the child will close; as long as it is open the parent's ``flock`` cannot end.
-        Closing it (never unlocking: that would release the parent's lock) leaves the lock to the parent.
+        """In a forked child: close the parent's lock descriptors, never unlocking them (that would end its lock).
 
         Example
         -------
-        >>> import tempfile
         >>> SharedCache.open(tempfile.mkdtemp())._after_fork()  # what a fork runs in the child
         """
-        self._guard = threading.Lock()
         inherited, self._lock_fds = self._lock_fds, set()
         for fd in inherited:
             with contextlib.suppress(OSError):
                 os.close(fd)
-
-    # -- files -------------------------------------------------------------------------------------------------
 
     def _path(self, name: str, suffix: str) -> str:
         if not _NAME.fullmatch(name):
             raise ValueError(f"not a name of the shared credential cache: {name!r}")
         return os.path.join(self.directory, name + suffix)
 
-    def _load(self, name: str) -> _Record | None:
+    def _load(self, name: str, role_arn: str | None = None) -> _Record | None:
         path = self._path(name, ".json")
-        try:
-            # O_NONBLOCK: a FIFO planted in place of the file must not hang the open.
+        try:  # O_NONBLOCK: a FIFO in place of the file must not hang the open
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return None
         except OSError as exc:
-            if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symbolic link: removed, never followed
+            if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symbolic link
                 _remove(path, None, "it is a symbolic link")
             return None
         try:
-            st = os.fstat(fd)
-            problem = _unsafe(st, directory=False)
-            data = b"" if problem else _read_at_most(fd, _MAX_FILE_BYTES + 1)
+            st, record = os.fstat(fd), None
+            if (problem := _unsafe(st, directory=False)) is None:
+                with open(fd, "rb", closefd=False) as file:
+                    record = _parse(file.read(_MAX_FILE_BYTES + 1))
         except OSError:
             return None
         finally:
             os.close(fd)
-        if problem is None:
-            record = _parse(data)
-            if record is not None:
-                return record
-            problem = "it is not a credential file of this version"
-        _remove(path, st, problem)
-        return None
+        if record is None:
+            problem = problem or "it is not a credential file of this version"
+        elif role_arn is not None and record.credentials and not _of_role(record.credentials, role_arn):
+            record, problem = None, f"it holds credentials of another role than {role_arn}"
+        if problem is not None:
+            _remove(path, st, problem)
+        return record
 
     def _write(self, name: str, record: _Record) -> None:
-        path = self._path(name, ".json")
         # Written aside, then renamed over: a reader sees the old file or the new one, never half of one.
-        temporary = self._path(name, f".{secrets.token_hex(8)}.tmp")
+        temporary = self._path(name, f".{os.urandom(8).hex()}.tmp")
         try:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-            try:
-                with open(fd, "wb", closefd=False) as file:
-                    file.write(_dump(record))
-            finally:
-                os.close(fd)
-            os.replace(temporary, path)
+            with open(fd, "wb") as file:
+                file.write(_dump(record))
+            os.replace(temporary, self._path(name, ".json"))
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
-            self._cannot_write(exc)
-
-    def _cannot_write(self, exc: OSError) -> None:
-        # The credentials in hand are right; a full or read-only /tmp only costs the sharing.
-        with self._guard:
-            if self._warned_write:
-                return
-            self._warned_write = True
-        logger.warning(
-            "Cannot write the shared credential cache in %s (%s); each process keeps its own credentials",
-            self.directory,
-            exc.strerror or type(exc).__name__,
-        )
-
-    def _open_lock(self, path: str) -> int | None:
-        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-        try:
-            return os.open(path, flags, 0o600)
-        except OSError as exc:
-            if exc.errno != errno.ELOOP:
-                self._cannot_write(exc)
-                return None
-        # A symbolic link in its place: removed, never followed, and a lock file of our own made instead.
-        _remove(path, None, "it is a symbolic link")
-        try:
-            return os.open(path, flags, 0o600)
-        except OSError as exc:
-            self._cannot_write(exc)
-            return None
+            _warn_once("write", _UNWRITABLE, self.directory, exc.strerror)
 
     @contextlib.contextmanager
-    def _locked(self, name: str, deadline: float) -> Iterator[bool]:
-        """Hold the key's ``flock`` for the block, or give up after ``deadline`` seconds; yield whether it is held."""
-        import fcntl  # POSIX only; open() returns no cache elsewhere
-
-        fd = self._open_lock(self._path(name, ".lock"))
-        if fd is None:
-            # Without a lock every process fetches for itself: what it would do without this cache.
-            yield False
-            return
-        with self._guard:
-            self._lock_fds.add(fd)
-        held = False
+    def _locked(self, name: str, deadline: float) -> Iterator[None]:
+        """Hold the key's ``flock`` for the block; without it past ``deadline`` seconds or if it cannot be had."""
+        path, flags = self._path(name, ".lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        for attempt in (1, 2):
+            try:
+                fd = os.open(path, flags, 0o600)
+                break
+            except OSError as exc:
+                if exc.errno != errno.ELOOP or attempt == 2:  # each process fetches for itself, as without the cache
+                    _warn_once("write", _UNWRITABLE, self.directory, exc.strerror)
+                    yield
+                    return
+                _remove(path, None, "it is a symbolic link")  # removed, never followed; a lock file made instead
+        self._lock_fds.add(fd)
+        held, pause, give_up = False, 0.005, time.monotonic() + deadline
         try:
-            give_up = time.monotonic() + max(deadline, 0.0)
-            pause = _FIRST_PAUSE
-            while True:
+            while not held:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     held = True
-                    break
                 except BlockingIOError:
-                    pass
+                    if time.monotonic() >= give_up:
+                        logger.warning(_OVERRUN, deadline)
+                        break
+                    time.sleep(pause)  # short at first: a neighbour's refresh takes a few hundred ms
+                    pause = min(pause * 2, 0.05)
                 except OSError:  # ENOLCK and the like: fetch without the lock rather than fail
                     break
-                left = give_up - time.monotonic()
-                if left <= 0:
-                    logger.warning(
-                        "Another process has been fetching these credentials for more than %.1f s; fetching them here",
-                        deadline,
-                    )
-                    break
-                time.sleep(min(pause, left))
-                pause = min(pause * 2, _LONGEST_PAUSE)
-            yield held
+            yield
         finally:
-            with self._guard:
-                self._lock_fds.discard(fd)
-            if held:
-                # Unlocked before the close: a child forked meanwhile shares this lock until it closes its copy.
+            self._lock_fds.discard(fd)
+            if held:  # unlocked before the close: a child forked meanwhile shares the lock until it closes its copy
                 with contextlib.suppress(OSError):
                     fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+    def _sweep(self, now: float) -> None:
+        """Remove what no process reads again (docs/security.md says what); never raises."""
+        self._next_sweep = time.monotonic() + _SWEEP_EVERY
+        try:
+            with os.scandir(self.directory) as listing:
+                entries = {entry.name: entry for entry in listing}
+        except OSError:
+            return
+        for entry in entries.values():
+            name, _, suffix = entry.name.partition(".")
+            try:
+                st = entry.stat(follow_symlinks=False)
+                age = time.time() - st.st_mtime  # the file's own time, on the wall clock
+                if not _NAME.fullmatch(name):
+                    continue
+                if suffix.endswith(".tmp") and age > _TMP_KEPT:
+                    _remove(entry.path, st, "a writer died before renaming it", quiet=True)
+                elif suffix == "json" and (record := self._load(name)) is not None:  # _load removes what it refuses
+                    failed_at = record.failure.at if record.failure is not None else -math.inf
+                    if _unexpired(record, now) is None and now - failed_at > _FAILURE_KEPT:
+                        _remove(entry.path, st, "its credentials expired and its failure is long past", quiet=True)
+                elif suffix == "lock" and f"{name}.json" not in entries and age > _LOCK_KEPT:
+                    # Locked before it is removed, so that a lock in use stays. The race accepted: a process that
+                    # opened it before the removal and locks it after holds a lock that later processes do not
+                    # share (they make a new file): the key may be fetched twice, each fetch correct; only for a
+                    # key without a credential file (expired, or never stored) whose lock file is 13 h old.
+                    fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: a process holds it
+                        _remove(entry.path, os.fstat(fd), "no credential file of its key for 13 h", quiet=True)
+                    finally:
+                        os.close(fd)
+            except OSError:
+                continue
+
+
+def _back_off(failure: _Failure, age: float, backoff: float) -> None:
+    if 0 <= age < backoff:
+        where = "this process" if failure.pid == os.getpid() else "another process of this environment"
+        message = (
+            f"AssumeRole of {failure.role_arn or 'the role'} failed in {where} {age:.1f} s ago "
+            f"({failure.code or 'no error code'}); not retried for another {backoff - age:.1f} s"
+        )
+        raise SharedBackoffError(message, role_arn=failure.role_arn, code=failure.code, age=age)
+
+
+def _warn_once(key: str, message: str, *args: object) -> None:
+    """Log a warning of the shared cache once per process: every provider opens a cache of its own."""
+    with _state.lock:
+        if (key := f"shared-cache-{key}") in _state.warned:
+            return
+        _state.warned.add(key)
+    logger.warning(message + "; each process keeps its own credentials", *args)
 
 
 def _unsafe(st: os.stat_result, *, directory: bool) -> str | None:
     """Why a directory or file with this (l)stat cannot be trusted, or None."""
     if stat.S_ISLNK(st.st_mode):
         return "it is a symbolic link"
-    if directory and not stat.S_ISDIR(st.st_mode):
-        return "it is not a directory"
-    if not directory and not stat.S_ISREG(st.st_mode):
-        return "it is not a regular file"
-    # The effective uid: it owns what this process creates.
-    if st.st_uid != os.geteuid():
+    if not (stat.S_ISDIR if directory else stat.S_ISREG)(st.st_mode):
+        return "it is not a directory" if directory else "it is not a regular file"
+    if st.st_uid != os.geteuid():  # the effective uid: it owns what this process creates
         return f"it is owned by uid {st.st_uid}, not {os.geteuid()}"
     if st.st_mode & 0o077:
         return f"its mode {stat.S_IMODE(st.st_mode):04o} lets group or others in"
     return None
 
 
+def _remove(path: str, st: os.stat_result | None, problem: str, *, quiet: bool = False) -> None:
+    """Remove a file (a link itself, never its target), unless another process replaced it meanwhile."""
+    try:
+        now = os.lstat(path)
+        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) if st else not stat.S_ISLNK(now.st_mode):
+            return
+        os.unlink(path)
+    except OSError:
+        return
+    log = logger.debug if quiet else logger.warning  # housekeeping is no news; a file not to be trusted is
+    log("Removed %s from the shared credential cache: %s", os.path.basename(path), problem)
+
+
+def _of_role(creds: Credentials, role_arn: str) -> bool:
+    """Whether ``creds`` are of the role ``role_arn``: the same partition, account and name (IAM ignores its case)."""
+    role, assumed = _ROLE.fullmatch(role_arn), _ASSUMED_ROLE.fullmatch(creds.assumed_role_arn or "")
+    if role is None or assumed is None:
+        return False
+    return (role[1], role[2], role[3].lower()) == (assumed[1], assumed[2], assumed[3].lower())
+
+
 def _unexpired(record: _Record | None, now: float) -> tuple[Credentials, float] | None:
     if record is None or record.credentials is None or record.fetched_at is None:
         return None
-    if record.credentials.expiration.timestamp() <= now:
-        return None
-    return record.credentials, record.fetched_at
+    return (record.credentials, record.fetched_at) if record.credentials.expiration.timestamp() > now else None
 
 
-def _remove(path: str, st: os.stat_result | None, problem: str) -> None:
-    """Remove a file that cannot be trusted, unless another process replaced it meanwhile."""
-    try:
-        now_st = os.lstat(path)
-        replaced = (
-            not stat.S_ISLNK(now_st.st_mode) if st is None else (now_st.st_dev, now_st.st_ino) != (st.st_dev, st.st_ino)
-        )
-        if replaced:
-            return
-        os.unlink(path)  # a symbolic link itself, never what it points to
-    except OSError:
-        return
-    logger.warning("Removed %s from the shared credential cache: %s", os.path.basename(path), problem)
-
-
-def _read_at_most(fd: int, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = os.read(fd, limit - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
-
-
-def _check_material(material: object) -> None:
-    if material is None or isinstance(material, (str, bool, int)):
-        return
-    if isinstance(material, float):
-        if not math.isfinite(material):
-            raise ValueError("key material cannot hold a NaN or an infinity")
-        return
-    if isinstance(material, (list, tuple)):
-        for item in material:
-            _check_material(item)
-        return
+def _str_keys(material: object) -> None:
     if isinstance(material, dict):
-        for key, value in material.items():
-            if not isinstance(key, str):
-                raise TypeError(f"key material dict keys must be str, got {type(key).__name__}")
-            _check_material(value)
-        return
-    raise TypeError(f"key material cannot hold a {type(material).__name__}")
+        if not all(isinstance(key, str) for key in material):
+            raise TypeError("key material dict keys must be str")
+        material = list(material.values())
+    for item in material if isinstance(material, (list, tuple)) else ():
+        _str_keys(item)
 
 
-def _is_number(value: object) -> bool:
-    # bool is an int, and True is not a time.
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_text(value: object, *, optional: bool = False) -> bool:
-    return (optional and value is None) or (isinstance(value, str) and value != "")
+def _valid(value: Any, fields: dict[str, str]) -> bool:
+    """Whether ``value`` is a JSON object of exactly ``fields``, each of its kind (see ``_KINDS``)."""
+    if not (isinstance(value, dict) and value.keys() == fields.keys()):
+        return False
+    return all(
+        (kind[-1] == "?" and value[k] is None) or _KINDS[kind.rstrip("?")](value[k]) for k, kind in fields.items()
+    )
 
 
 def _parse(data: bytes) -> _Record | None:
-    """Return the record in a file's bytes, or None if it is not a file this version wrote."""
-    if len(data) > _MAX_FILE_BYTES:
+    """Return the record in a file's bytes, or None if it is not exactly a file this version writes."""
+    try:
+        doc: Any = json.loads(data) if len(data) <= _MAX_FILE_BYTES else None
+    except (ValueError, RecursionError):  # a UnicodeDecodeError is a ValueError
+        return None
+    if not _valid(doc, _FILE) or doc["version"] != FORMAT_VERSION:
+        return None
+    raw, at, failure = doc["credentials"], doc["fetched_at"], doc["failure"]
+    if (raw is None) != (at is None) or (raw is None and failure is None):  # credentials come with their time
+        return None
+    if not ((raw is None or _valid(raw, _CREDENTIALS)) and (failure is None or _valid(failure, _FAILURE))):
         return None
     try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        creds = raw and Credentials(**{**raw, "expiration": datetime.fromtimestamp(raw["expiration"], tz=timezone.utc)})
+    except (OverflowError, OSError, ValueError):
         return None
-    if not isinstance(doc, dict) or set(doc) != _FILE_FIELDS:
-        return None
-    version, fetched_at, raw, rawfail = doc["version"], doc["fetched_at"], doc["credentials"], doc["failure"]
-    if type(version) is not int or version != FORMAT_VERSION:
-        return None
-    credentials = failure = None
-    if raw is not None:
-        if not (isinstance(raw, dict) and set(raw) == _CREDENTIAL_FIELDS and _is_number(fetched_at)):
-            return None
-        key, secret, token = raw["access_key_id"], raw["secret_access_key"], raw["session_token"]
-        if not (_is_text(key) and _is_text(secret) and _is_text(token) and _is_number(raw["expiration"])):
-            return None
-        if not _is_text(raw["assumed_role_arn"], optional=True):
-            return None
-        try:
-            expiration = datetime.fromtimestamp(raw["expiration"], tz=timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            return None
-        credentials = Credentials(key, secret, token, expiration, raw["assumed_role_arn"])
-    elif fetched_at is not None:
-        return None
-    if rawfail is not None:
-        if not (isinstance(rawfail, dict) and set(rawfail) == _FAILURE_FIELDS and _is_number(rawfail["at"])):
-            return None
-        if not (_is_text(rawfail["code"], optional=True) and _is_text(rawfail["role_arn"], optional=True)):
-            return None
-        failure = _Failure(float(rawfail["at"]), rawfail["code"], rawfail["role_arn"])
-    if credentials is None and failure is None:
-        return None
-    return _Record(credentials, float(fetched_at) if credentials is not None else None, failure)
+    return _Record(creds, at, failure and _Failure(**failure))
 
 
 def _dump(record: _Record) -> bytes:
-    creds = record.credentials
-    doc = {
-        "version": FORMAT_VERSION,
-        "fetched_at": record.fetched_at,
-        "credentials": None
-        if creds is None
-        else {
-            "access_key_id": creds.access_key_id,
-            "secret_access_key": creds.secret_access_key,
-            "session_token": creds.session_token,
-            "expiration": creds.expiration.timestamp(),
-            "assumed_role_arn": creds.assumed_role_arn,
-        },
-        "failure": None if record.failure is None else record.failure._asdict(),
-    }
+    creds = record.credentials and {field: getattr(record.credentials, field) for field in _CREDENTIALS}
+    if creds:
+        creds["expiration"] = creds["expiration"].timestamp()
+    failure = record.failure and record.failure._asdict()
+    doc = {"version": FORMAT_VERSION, "fetched_at": record.fetched_at, "credentials": creds, "failure": failure}
     return json.dumps(doc, separators=(",", ":")).encode()

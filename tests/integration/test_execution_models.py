@@ -8,7 +8,9 @@ says so in every response.
 
 - Provisioned concurrency: the runtime is frozen (SIGSTOP) when it first asks for an invocation, as
   Lambda freezes a provisioned sandbox after INIT; INIT must have ended with the credentials cached.
-- Lambda Managed Instances (``AWS_LAMBDA_MAX_CONCURRENCY=8``): awslambdaric forks 8 worker processes,
+- Lambda Managed Instances (``AWS_LAMBDA_MAX_CONCURRENCY=8`` and
+  ``AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances``, beside ``AWS_LAMBDA_RUNTIME_API`` and
+  ``AWS_LAMBDA_FUNCTION_NAME`` as in every Lambda environment): awslambdaric forks 8 worker processes,
   each with its own INIT, all polling ``next`` at once. The workers share ``/tmp`` (``TMPDIR`` points
   at the test's own directory), through which one AssumeRole per role serves the whole environment,
   at INIT and at each refresh ahead of time. Each runtime runs in a session of its own and is killed
@@ -39,6 +41,8 @@ THIRD_ROLE = "arn:aws:iam::777788889999:role/billing"
 TWO_ROLES = f"{ROLE},{OTHER_ROLE}"
 THREE_ROLES = f"{ROLE},{OTHER_ROLE},{THIRD_ROLE}"
 WORKERS = 8
+#: AWS_LAMBDA_INITIALIZATION_TYPE on Managed Instances, as the Runtime Interface Emulator sets it there.
+MANAGED = "lambda-managed-instances"
 #: The package's background threads: the prefetch at INIT and the refresh ahead of time. An AssumeRole
 #: on any other thread of a worker was made for an invocation (the main thread, or the per-entry workers).
 BACKGROUND_THREADS = frozenset({"powertools-sts-prefetch", "powertools-sts-refresh-ahead"})
@@ -180,7 +184,9 @@ def test_managed_instances_workers_end_init_with_credentials_and_invocations_mak
     moto_sts, proxy, runtime_api, start
 ):
     proxy.set_mode("slow", delay=0.2)
-    runtime = start(AWS_LAMBDA_MAX_CONCURRENCY=str(WORKERS), MODEL_ROLES=THREE_ROLES)
+    runtime = start(
+        AWS_LAMBDA_MAX_CONCURRENCY=str(WORKERS), AWS_LAMBDA_INITIALIZATION_TYPE=MANAGED, MODEL_ROLES=THREE_ROLES
+    )
     wait_for_init(runtime_api, runtime, WORKERS)
     at_init = moto_sts.assume_role_calls
 
@@ -215,7 +221,9 @@ def test_managed_instances_refresh_ahead_once_per_role_for_all_workers(moto_sts,
     lifetime = 90
     proxy.before_response = lambda: time.sleep(0.2)  # slow answers: the workers' refreshes overlap
     proxy.set_mode("expired", offset=lifetime)
-    runtime = start(AWS_LAMBDA_MAX_CONCURRENCY=str(WORKERS), MODEL_ROLES=THREE_ROLES)
+    runtime = start(
+        AWS_LAMBDA_MAX_CONCURRENCY=str(WORKERS), AWS_LAMBDA_INITIALIZATION_TYPE=MANAGED, MODEL_ROLES=THREE_ROLES
+    )
     wait_for_init(runtime_api, runtime, WORKERS)
     at_init = moto_sts.assume_role_calls
     init_keys = set(proxy.issued)
@@ -256,7 +264,12 @@ def test_two_functions_sharing_tmp_never_share_credentials(differ_by, moto_sts, 
     proxy.set_mode("slow", delay=0.2)
     second_api = RuntimeAPI()
     try:
-        common = {"AWS_LAMBDA_MAX_CONCURRENCY": "2", "MODEL_ROLES": ROLE, "MODEL_EXTERNAL_ID": "tenant-a"}
+        common = {
+            "AWS_LAMBDA_MAX_CONCURRENCY": "2",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": MANAGED,
+            "MODEL_ROLES": ROLE,
+            "MODEL_EXTERNAL_ID": "tenant-a",
+        }
         if differ_by == "parameters":  # the same role, assumed with another ExternalId and session name
             other = {**common, "MODEL_EXTERNAL_ID": "tenant-b", "MODEL_SESSION_NAME": "tenant-b"}
         else:  # the same role and parameters, signed with another function's credentials

@@ -17,6 +17,7 @@ import pytest
 from botocore.config import Config
 
 from powertools_sts import AssumeRoleError, ConfigurationError, STSProvider, get_credentials, sts
+from powertools_sts.execution import init_waits_for_prefetch, on_managed_instances, shared_cache_from_env
 
 from ..conftest import OTHER_ROLE, ROLE
 from ..reliability.proxy import FaultProxy
@@ -28,6 +29,23 @@ def proxy(moto_sts: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy
     with FaultProxy(moto_sts.url) as fault_proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL_STS", fault_proxy.url)
         yield fault_proxy
+
+
+#: What the Lambda runtime sets in a worker process of Managed Instances: the worker count beside the
+#: variables of every Lambda execution environment (as the Runtime Interface Emulator's Managed Instances
+#: core sets them, AWS_LAMBDA_INITIALIZATION_TYPE included).
+MANAGED_INSTANCES = {
+    "AWS_LAMBDA_MAX_CONCURRENCY": "8",
+    "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
+    "AWS_LAMBDA_FUNCTION_NAME": "orders",
+    "AWS_LAMBDA_INITIALIZATION_TYPE": "lambda-managed-instances",
+}
+
+
+def managed_instances(monkeypatch: pytest.MonkeyPatch, workers: int = 8) -> None:
+    """Make this process look like a worker of Lambda Managed Instances with ``workers`` workers."""
+    for name, value in {**MANAGED_INSTANCES, "AWS_LAMBDA_MAX_CONCURRENCY": str(workers)}.items():
+        monkeypatch.setenv(name, value)
 
 
 def quick(**overrides: Any) -> Config:
@@ -47,7 +65,7 @@ def wait_until(predicate: Any, what: str, timeout: float = 10.0) -> None:
 
 @pytest.mark.parametrize(
     "environment",
-    [{"AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency"}, {"AWS_LAMBDA_MAX_CONCURRENCY": "8"}],
+    [{"AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency"}, MANAGED_INSTANCES],
     ids=["provisioned-concurrency", "managed-instances"],
 )
 def test_init_ends_with_the_credentials_cached(proxy, monkeypatch, environment):
@@ -87,7 +105,7 @@ def test_a_spent_budget_never_fails_init_and_the_first_invocation_fetches(proxy,
 
 
 def test_the_environment_variable_sets_the_budget_and_an_argument_wins(proxy, monkeypatch, caplog):
-    monkeypatch.setenv("AWS_LAMBDA_MAX_CONCURRENCY", "4")
+    managed_instances(monkeypatch, workers=4)
     monkeypatch.setenv("POWERTOOLS_STS_PREFETCH_TIMEOUT", "0.1")
     proxy.set_mode("hang")
     sts(fetch_data={unique("a"): ROLE}, boto_config=quick())
@@ -173,10 +191,31 @@ def test_classic_lambda_does_not_refresh_ahead(proxy, monkeypatch):
 
 
 def test_refresh_ahead_is_on_by_default_on_managed_instances(monkeypatch):
-    monkeypatch.setenv("AWS_LAMBDA_MAX_CONCURRENCY", "8")
+    managed_instances(monkeypatch)
     assert STSProvider().refresh_ahead is True
     with pytest.raises(ConfigurationError, match="refresh_ahead"):
         STSProvider(refresh_ahead="yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("unset", ["AWS_LAMBDA_RUNTIME_API", "AWS_LAMBDA_FUNCTION_NAME"])
+def test_the_worker_count_alone_off_lambda_is_not_managed_instances(monkeypatch, unset):
+    # A container or a laptop may carry AWS_LAMBDA_MAX_CONCURRENCY: without the variables Lambda sets in
+    # every environment, no shared cache in /tmp, no refresh ahead, no INIT waiting for its prefetch.
+    managed_instances(monkeypatch)
+    monkeypatch.delenv("AWS_LAMBDA_INITIALIZATION_TYPE")
+    monkeypatch.delenv("POWERTOOLS_STS_SHARED_CACHE", raising=False)
+    monkeypatch.delenv(unset)
+    assert (on_managed_instances(), shared_cache_from_env(), init_waits_for_prefetch()) == (False, False, False)
+    provider = STSProvider()
+    assert (provider.refresh_ahead, provider.shared_cache) == (False, False)
+    monkeypatch.setenv(unset, "")  # set but empty is not Lambda's either
+    assert on_managed_instances() is False
+
+
+def test_managed_instances_are_recognised_by_the_runtime_s_variables(monkeypatch):
+    monkeypatch.delenv("POWERTOOLS_STS_SHARED_CACHE", raising=False)
+    managed_instances(monkeypatch)
+    assert (on_managed_instances(), shared_cache_from_env(), init_waits_for_prefetch()) == (True, True, True)
 
 
 # -- the cross-process cache, wired into the provider ----------------------------------------------------------
@@ -201,6 +240,41 @@ def test_providers_sharing_the_cache_assume_a_role_once(moto_sts, private_tmp):
     assert (private_tmp / f"powertools-sts-{__import__('os').getuid()}").is_dir()
     second.get(ROLE, RoleSessionName="workers", ExternalId="other-params")  # other parameters: another file
     assert moto_sts.assume_role_calls == 2
+
+
+def test_no_usable_temporary_directory_never_fails_a_fetch(moto_sts, monkeypatch, caplog):
+    # A full or read-only /tmp on Lambda (where /var/task is read-only too): gettempdir() raises.
+    import errno
+    import tempfile
+
+    from powertools_sts import _state
+
+    def no_tempdir() -> str:
+        raise FileNotFoundError(errno.ENOENT, "No usable temporary directory found in ['/tmp', '/var/tmp']")
+
+    monkeypatch.setattr(tempfile, "gettempdir", no_tempdir)
+    monkeypatch.setattr(_state, "warned", set(), raising=False)
+    first, second = STSProvider(shared_cache=True), STSProvider(shared_cache=True)
+    with caplog.at_level(logging.WARNING, logger="powertools_sts"):
+        assert first.get(ROLE).access_key_id != second.get(ROLE).access_key_id  # each process's own cache
+    assert moto_sts.assume_role_calls == 2
+    assert caplog.text.count("Cannot use the shared credential cache") == 1  # once per process, not per provider
+
+
+def test_credentials_of_another_role_in_the_shared_file_are_not_taken(moto_sts, private_tmp, caplog):
+    import json
+    import os
+
+    first, second = STSProvider(shared_cache=True), STSProvider(shared_cache=True)
+    creds = first.get(ROLE)
+    [path] = (private_tmp / f"powertools-sts-{os.getuid()}").glob("*.json")
+    doc = json.loads(path.read_bytes())
+    doc["credentials"]["assumed_role_arn"] = "arn:aws:sts::444455556666:assumed-role/audit/planted"
+    path.write_bytes(json.dumps(doc).encode())  # the same file, still 0600: only the role is wrong
+    with caplog.at_level(logging.WARNING, logger="powertools_sts"):
+        assert second.get(ROLE).access_key_id != creds.access_key_id
+    assert moto_sts.assume_role_calls == 2
+    assert f"credentials of another role than {ROLE}" in caplog.text
 
 
 def test_after_clear_caches_the_files_of_before_are_not_taken(moto_sts, private_tmp):

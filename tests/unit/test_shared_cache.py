@@ -29,8 +29,8 @@ from typing import Any
 
 import pytest
 
-from powertools_sts import AssumeRoleError, Credentials
-from powertools_sts.shared_cache import SharedBackoffError, SharedCache
+from powertools_sts import AssumeRoleError, Credentials, _state
+from powertools_sts.shared_cache import FORMAT_VERSION, SharedBackoffError, SharedCache
 
 from ..conftest import OTHER_ROLE, ROLE
 
@@ -138,8 +138,10 @@ def name() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _warnings(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+def _warnings(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     caplog.set_level(logging.DEBUG, logger="powertools_sts")
+    # Warned once per process: each test starts as a process that has warned of nothing yet.
+    monkeypatch.setattr(_state, "warned", set(), raising=False)
     yield
     # Whatever a test did to the files, no log line may carry a secret.
     assert SECRET not in caplog.text
@@ -217,7 +219,7 @@ def test_the_files_are_private_and_hold_what_was_fetched(cache, directory, name,
     assert sorted(os.listdir(directory)) == [f"{name}.json", f"{name}.lock"]  # no temporary file left
     with open(os.path.join(directory, f"{name}.json"), "rb") as file:
         doc = json.load(file)
-    assert doc["version"] == 1
+    assert doc["version"] == FORMAT_VERSION == 2
     assert doc["failure"] is None
     assert doc["credentials"]["expiration"] == creds.expiration.timestamp()
 
@@ -239,7 +241,7 @@ def test_expired_credentials_in_the_file_are_not_served(cache, name, calls):
 
 def valid_document(key: str = "ASIAPLANTED") -> dict[str, Any]:
     return {
-        "version": 1,
+        "version": FORMAT_VERSION,
         "fetched_at": time.time(),
         "credentials": {
             "access_key_id": key,
@@ -267,12 +269,19 @@ CORRUPT = {
     "empty secret": mutated(lambda d: d["credentials"].update(secret_access_key="")),
     "fetched_at as a bool": mutated(lambda d: d.update(fetched_at=True)),
     "version as a bool": mutated(lambda d: d.update(version=True)),
-    "another version": mutated(lambda d: d.update(version=2)),
+    "the version before": mutated(lambda d: d.update(version=1)),
+    "a version after": mutated(lambda d: d.update(version=FORMAT_VERSION + 1)),
     "expiration NaN": mutated(lambda d: d["credentials"].update(expiration=float("nan"))),
     "expiration out of range": mutated(lambda d: d["credentials"].update(expiration=1e300)),
     "a missing field": mutated(lambda d: d.pop("failure")),
     "an unknown field": mutated(lambda d: d.update(extra=1)),
-    "failure without a time": mutated(lambda d: d.update(failure={"at": None, "code": "Throttling", "role_arn": ROLE})),
+    "failure without a time": mutated(
+        lambda d: d.update(failure={"at": None, "code": "Throttling", "role_arn": ROLE, "pid": 1})
+    ),
+    "failure without a pid": mutated(lambda d: d.update(failure={"at": 1.0, "code": "Throttling", "role_arn": ROLE})),
+    "failure with a pid as text": mutated(
+        lambda d: d.update(failure={"at": 1.0, "code": "Throttling", "role_arn": ROLE, "pid": "1"})
+    ),
     "neither credentials nor failure": mutated(lambda d: d.update(credentials=None, fetched_at=None)),
     "too large": mutated(lambda d: d["credentials"].update(session_token="x" * 70_000)),
 }
@@ -382,7 +391,7 @@ def test_an_unsafe_directory_is_refused(tmp_path, caplog, kind):
         os.chown(path, 12345, -1)
 
     assert SharedCache.open(str(path)) is None
-    assert warnings_with(caplog, "Refusing the shared credential cache")
+    assert warnings_with(caplog, "Cannot use the shared credential cache")
 
 
 def test_the_default_directory_is_per_uid_in_the_temporary_directory_and_private(tmp_path, monkeypatch):
@@ -401,7 +410,30 @@ def test_the_default_directory_is_per_uid_in_the_temporary_directory_and_private
 
 def test_a_directory_that_cannot_be_created_is_refused(tmp_path, caplog):
     assert SharedCache.open(str(tmp_path / "missing" / "sts")) is None
-    assert warnings_with(caplog, "Cannot create the shared credential cache")
+    assert warnings_with(caplog, "Cannot use the shared credential cache")
+
+
+def test_without_posix_file_locks_there_is_no_shared_cache(directory, monkeypatch, caplog):
+    with monkeypatch.context() as patch:  # undone before any assertion: pytest itself reads os.name
+        patch.setattr(os, "name", "nt")
+        opened = SharedCache.open(directory)
+    assert opened is None
+    assert warnings_with(caplog, "it needs POSIX file locks; each process keeps its own credentials")
+    assert not os.path.exists(directory)
+
+
+def test_no_usable_temporary_directory_is_one_warning_per_process(monkeypatch, caplog):
+    # On Lambda a full or read-only /tmp leaves no temporary directory (/var/task is read-only too):
+    # gettempdir() raises, and open() must not.
+    def no_tempdir() -> str:
+        raise FileNotFoundError(errno.ENOENT, "No usable temporary directory found in ['/tmp', '/var/tmp']")
+
+    monkeypatch.setattr(tempfile, "gettempdir", no_tempdir)
+
+    assert [SharedCache.open(), SharedCache.open()] == [None, None]  # say, two providers of one worker
+    [warning] = warnings_with(caplog, "Cannot use the shared credential cache")
+    assert "No usable temporary directory" in warning
+    assert "each process keeps its own credentials" in warning
 
 
 def test_a_worker_killed_holding_the_lock_does_not_hold_up_the_next_fetch(cache, directory, name, calls):
@@ -478,6 +510,9 @@ def test_a_full_disk_never_fails_the_caller(cache, directory, calls, caplog, ful
     assert [here for _, _, here in got] == [True, True, True]
     assert calls.value == 3
     assert [cache.read(key) for key in names] == [None, None, None]  # nothing written, nothing half-written
+    other = SharedCache.open(directory)  # another provider of this process: the warning is the process's
+    assert other is not None
+    assert fetch(other, names[0], counting(calls))[2]
     assert len(warnings_with(caplog, "Cannot write the shared credential cache")) == 1
     assert warnings_with(caplog, "No space left on device")
     assert not [entry for entry in os.listdir(directory) if entry.endswith(".tmp")]
@@ -499,6 +534,58 @@ def test_a_read_only_directory_never_fails_the_caller(cache, directory, name, ca
     assert (first[2], second[2], calls.value) == (True, True, 2)  # no lock, no file: each call fetches
     assert len(warnings_with(caplog, "Cannot write the shared credential cache")) == 1
     assert os.listdir(directory) == []
+
+
+# -- the role -----------------------------------------------------------------------------------------------------
+
+
+def planted(directory: str, name: str, assumed_role_arn: str | None) -> None:
+    doc = valid_document()
+    doc["credentials"]["assumed_role_arn"] = assumed_role_arn
+    write_file(os.path.join(directory, f"{name}.json"), json.dumps(doc).encode())
+
+
+@pytest.mark.parametrize(
+    "assumed",
+    [
+        "arn:aws:sts::111122223333:assumed-role/audit/s",  # another role name
+        "arn:aws:sts::444455556666:assumed-role/reports/s",  # another account
+        "arn:aws-cn:sts::111122223333:assumed-role/reports/s",  # another partition
+        "arn:aws:sts::111122223333:assumed-role/reportsX/s",
+        "arn:aws:iam::111122223333:role/reports",  # not an assumed role
+        None,  # no assumed role at all
+    ],
+)
+def test_credentials_of_another_role_are_not_served_and_removed(cache, directory, name, calls, caplog, assumed):
+    planted(directory, name, assumed)
+
+    assert cache.read(name, role_arn=ROLE) is None
+    assert not os.path.exists(os.path.join(directory, f"{name}.json"))
+    assert warnings_with(caplog, f"credentials of another role than {ROLE}")
+
+    planted(directory, name, assumed)
+    creds, _, here = fetch(cache, name, counting(calls), role_arn=ROLE)
+    assert (here, calls.value) == (True, 1)
+    assert cache.read(name, role_arn=ROLE) == (creds, pytest.approx(time.time(), abs=5))
+
+
+@pytest.mark.parametrize(
+    ("role_arn", "assumed"),
+    [
+        (ROLE, "arn:aws:sts::111122223333:assumed-role/reports/any-session"),
+        ("arn:aws:iam::111122223333:role/team/a/reports", "arn:aws:sts::111122223333:assumed-role/reports/s"),
+        ("arn:aws-us-gov:iam::111122223333:role/Reports", "arn:aws-us-gov:sts::111122223333:assumed-role/reports/s"),
+    ],
+)
+def test_credentials_of_the_role_asked_for_are_served(cache, directory, name, calls, role_arn, assumed):
+    planted(directory, name, assumed)
+    creds, _, here = fetch(cache, name, counting(calls), role_arn=role_arn)
+    assert (creds.access_key_id, here, calls.value) == ("ASIAPLANTED", False, 0)
+
+
+def test_without_a_role_arn_the_role_is_not_checked(cache, directory, name, calls):
+    planted(directory, name, None)
+    assert fetch(cache, name, counting(calls))[0].access_key_id == "ASIAPLANTED"
 
 
 # -- the back-off is shared ---------------------------------------------------------------------------------------
@@ -561,8 +648,52 @@ def test_credentials_still_valid_stay_beside_a_failure(cache, directory, name, c
     assert calls.value == 1
     with open(os.path.join(directory, f"{name}.json"), "rb") as file:
         doc = json.load(file)
-    assert doc["failure"] == {"at": t0 + 2000, "code": "Throttling", "role_arn": ROLE}
+    assert doc["failure"] == {"at": t0 + 2000, "code": "Throttling", "role_arn": ROLE, "pid": os.getpid()}
     assert "Rate exceeded" not in json.dumps(doc)
+
+
+def test_a_failure_in_this_process_is_said_to_be_of_this_process(cache, name, calls):
+    failed_at = time.time()
+    with pytest.raises(AssumeRoleError):
+        fetch(cache, name, throttled, now=lambda: failed_at)
+
+    with pytest.raises(SharedBackoffError) as info:
+        fetch(cache, name, counting(calls), now=lambda: failed_at + 1.0)
+    assert "failed in this process 1.0 s ago (Throttling)" in str(info.value)
+    assert "another process" not in str(info.value)
+    assert calls.value == 0
+
+
+def test_a_failure_at_or_before_failures_after_is_ignored(cache, name, calls):
+    # What clear_caches() asks for: this process fetches anew rather than back off on a failure of before.
+    failed_at = time.time()
+    with pytest.raises(AssumeRoleError):
+        fetch(cache, name, throttled, now=lambda: failed_at)
+
+    with pytest.raises(SharedBackoffError):
+        fetch(cache, name, counting(calls), now=lambda: failed_at + 1.0, failures_after=failed_at - 0.001)
+    creds, fetched_at, here = fetch(cache, name, counting(calls), now=lambda: failed_at + 1.0, failures_after=failed_at)
+    assert (here, calls.value, fetched_at) == (True, 1, failed_at + 1.0)
+    assert cache.read(name) == (creds, failed_at + 1.0)
+
+
+def test_without_read_sts_is_called_and_its_credentials_stored(cache, directory, name, calls):
+    # force_fetch: whatever the file holds, fresh credentials or a failure of moments ago, STS is called.
+    def unread(creds: Credentials, fetched_at: float) -> bool:
+        raise AssertionError("nothing read: nothing to judge")
+
+    first, _, _ = fetch(cache, name, counting(calls))
+    forced, fetched_at, here = fetch(cache, name, counting(calls), usable=unread, read=False)
+    assert (here, calls.value) == (True, 2)
+    assert forced != first
+    assert cache.read(name) == (forced, fetched_at)
+
+    failed_at = time.time()
+    with pytest.raises(AssumeRoleError):
+        fetch(cache, name, throttled, now=lambda: failed_at, read=False)
+    again, _, here = fetch(cache, name, counting(calls), now=lambda: failed_at + 1.0, usable=unread, read=False)
+    assert (here, calls.value) == (True, 3)
+    assert cache.read(name) == (again, failed_at + 1.0)
 
 
 def test_a_failure_of_another_kind_is_not_recorded(cache, directory, name):
@@ -580,6 +711,97 @@ def test_the_back_off_error_survives_pickling():
     copy = pickle.loads(pickle.dumps(err))
     assert type(copy) is SharedBackoffError
     assert (str(copy), copy.role_arn, copy.code, copy.age) == (str(err), ROLE, "Throttling", 1.0)
+
+
+# -- what is swept -------------------------------------------------------------------------------------------------
+
+HOUR = 3600.0
+
+
+def aged(path: str, seconds: float) -> str:
+    """Set the file's times ``seconds`` in the past (a lock file, a temporary file: ages go by their mtime)."""
+    at = time.time() - seconds
+    os.utime(path, (at, at), follow_symlinks=False)
+    return path
+
+
+def write_and(path: str, data: bytes) -> str:
+    write_file(path, data)
+    return path
+
+
+def document(*, expires_in: float | None, failed_ago: float | None) -> bytes:
+    doc = valid_document()
+    if expires_in is None:
+        doc.update(credentials=None, fetched_at=None)
+    else:
+        doc["credentials"]["expiration"] = time.time() + expires_in
+    if failed_ago is not None:
+        doc["failure"] = {"at": time.time() - failed_ago, "code": "Throttling", "role_arn": ROLE, "pid": 1}
+    return json.dumps(doc).encode()
+
+
+def test_opening_sweeps_what_no_process_reads_again(directory, caplog):
+    os.mkdir(directory, 0o700)
+    key = [SharedCache.key_name(["k", n]) for n in range(10)]
+
+    def at(name: str) -> str:
+        return os.path.join(directory, name)
+
+    stale_tmp, young_tmp = at(f"{key[0]}.0123456789abcdef.tmp"), at(f"{key[1]}.fedcba9876543210.tmp")
+    for path in (stale_tmp, young_tmp):
+        write_file(path, b'{"half": "writ')
+    aged(stale_tmp, 120)  # a writer killed between its write and its rename left it, secrets and all
+    aged(young_tmp, 5)  # a write under way, in another process: kept
+    swept = {
+        stale_tmp,
+        write_and(at(f"{key[2]}.json"), document(expires_in=-1, failed_ago=None)),  # credentials expired
+        write_and(at(f"{key[3]}.json"), document(expires_in=None, failed_ago=2 * HOUR)),  # a failure long past
+        write_and(at(f"{key[4]}.json"), document(expires_in=-1, failed_ago=2 * HOUR)),
+        aged(write_and(at(f"{key[5]}.lock"), b""), 14 * HOUR),  # the lock of a key without a file, for 14 h
+        write_and(at(f"{key[9]}.json"), mutated(lambda d: d.update(version=1))),  # the format before
+    }
+    kept = {
+        young_tmp,
+        write_and(at(f"{key[6]}.json"), document(expires_in=HOUR, failed_ago=None)),
+        write_and(at(f"{key[7]}.json"), document(expires_in=None, failed_ago=60)),  # a failure of a minute ago
+        write_and(at(f"{key[8]}.json"), document(expires_in=HOUR, failed_ago=2 * HOUR)),  # stale still served
+        aged(write_and(at(f"{key[8]}.lock"), b""), 14 * HOUR),  # its key has a file
+        aged(write_and(at(f"{key[7]}.lock"), b""), 14 * HOUR),
+        aged(write_and(at(f"{key[3]}.lock"), b""), 11 * HOUR),  # younger than the longest credentials
+        write_and(at("not-ours.txt"), b"left alone"),
+        aged(write_and(at(".hidden.0123456789abcdef.tmp"), b"not a name of ours"), 120),
+    }
+    held = aged(write_and(at(f"{key[1]}.lock"), b""), 14 * HOUR)  # without a file, but a process holds it
+    fd = os.open(held, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        assert SharedCache.open(directory) is not None
+    finally:
+        os.close(fd)
+
+    assert {at(entry) for entry in os.listdir(directory)} == kept | {held}
+    assert not swept & {at(entry) for entry in os.listdir(directory)}
+    # Housekeeping is not news; only the file of the format before, not read, says so.
+    assert [w for w in warnings_with(caplog, "") if "Removed" in w] == [
+        f"Removed {key[9]}.json from the shared credential cache: it is not a credential file of this version"
+    ]
+
+
+def test_the_write_path_sweeps_at_most_every_few_minutes_and_a_read_never(cache, directory, name, calls, monkeypatch):
+    fetch(cache, name, counting(calls))
+    stale = aged(write_and(os.path.join(directory, f"{name}.0123456789abcdef.tmp"), b"{"), 120)
+
+    fetch(cache, name, counting(calls), usable=never)  # a write, but the sweep at open was moments ago
+    assert os.path.exists(stale)
+
+    real = time.monotonic
+    monkeypatch.setattr(time, "monotonic", lambda: real() + 301)  # five minutes on
+    fetch(cache, name, counting(calls))  # served from the file: a read sweeps nothing
+    assert os.path.exists(stale)
+    fetch(cache, name, counting(calls), usable=never)  # the next write sweeps
+    assert not os.path.exists(stale)
+    assert calls.value == 3
 
 
 # -- keys ---------------------------------------------------------------------------------------------------------

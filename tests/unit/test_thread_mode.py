@@ -22,6 +22,7 @@ from powertools_sts import get_client, get_credentials, sts
 
 from ..conftest import OTHER_ROLE, ROLE
 from ..reliability.proxy import FaultProxy
+from .test_execution_models import managed_instances
 from .test_middleware import invoke, unique
 
 THREADS = 8
@@ -50,7 +51,7 @@ def test_eight_threads_share_one_assume_role_per_entry_per_refresh(
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     if model == "managed-instances":
-        monkeypatch.setenv("AWS_LAMBDA_MAX_CONCURRENCY", str(THREADS))
+        managed_instances(monkeypatch, workers=THREADS)
     else:
         monkeypatch.delenv("AWS_LAMBDA_MAX_CONCURRENCY", raising=False)
     proxy.set_mode("slow", delay=0.1)

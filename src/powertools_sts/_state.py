@@ -38,6 +38,7 @@ __all__ = [
     "register",
     "reset",
     "session_suffix",
+    "shared_cache",
     "shared_providers",
     "snap_start_hooked",
     "stopping",
@@ -75,6 +76,8 @@ unique_names: dict[str, weakref.ref[Any]] = {}
 #: The background threads alive (background.py), and the event that asks them to stop.
 tasks: set[threading.Thread] = set()
 stopping = threading.Event()
+#: This process's SharedCache (shared_cache.py): False until opened, None when off or refused.
+shared_cache: Any = False
 #: Keys of the one-time warnings already logged by this process.
 warned: set[str] = set()
 #: While the testing stub answers STS, nothing is read from or written to the /tmp shared cache.
@@ -140,7 +143,9 @@ def reset() -> None:
     -------
     >>> reset()
     """
+    global shared_cache
     with lock:
+        shared_cache = False  # opened again, where TMPDIR says now
         shared_providers.clear()
         unique_names.clear()
         DEFAULT_PROVIDERS.pop(DEFAULT_PROVIDER_KEY, None)
@@ -158,6 +163,8 @@ def after_fork_in_child() -> None:
     """
     global lock, session_suffix, stopping
     lock = threading.RLock()
+    if shared_cache:
+        shared_cache._after_fork()  # the parent's lock descriptors
     stopping = threading.Event()
     tasks.clear()  # the parent's threads do not exist in the child
     # Drawn once per process: a child's AssumeRole calls show up in CloudTrail under its own name.

@@ -159,8 +159,6 @@ class STSProvider(BaseProvider):
         self._client: STSClient | None = boto3_client if boto3_client is None else _botocore.protect(boto3_client)
         self._client_lock = threading.Lock()
         self._budget: float | None = None
-        # The SharedCache, opened on the first fetch: False until then, None when off or refused.
-        self._shared: Any = False
         # Credentials or failures that other processes recorded before this provider's last reset are not taken.
         self._reset_at = -float("inf")
         # Entry key to the access key id of credentials refused while they may still be in the shared file.
@@ -418,8 +416,6 @@ class STSProvider(BaseProvider):
         self._client_lock = threading.Lock()
         # The client's connection pool holds the parent's sockets. A client the user gave is theirs.
         self._client = self._boto3_client
-        if self._shared:
-            self._shared._after_fork()
 
     # -- the STS call ---------------------------------------------------------------------------------
 
@@ -506,15 +502,16 @@ class STSProvider(BaseProvider):
         return creds, fetched_at, here
 
     def _shared_cache(self) -> Any:
-        """Return this environment's SharedCache, or None; imported only where it is on (cold start)."""
-        if self._shared is False:
-            opened = None
-            if self.shared_cache:
-                from .shared_cache import SharedCache
+        """Return this process's SharedCache, or None; imported only where it is on (cold start)."""
+        if not self.shared_cache:
+            return None
+        if _state.shared_cache is False:
+            with _state.lock:
+                if _state.shared_cache is False:
+                    from .shared_cache import SharedCache
 
-                opened = SharedCache.open()
-            self._shared = opened  # one assignment: a concurrent reader sees False or the result
-        return self._shared
+                    _state.shared_cache = SharedCache.open()
+        return _state.shared_cache
 
     def _signer_identity(self) -> str:
         """Who signs this provider's AssumeRole, stable across processes: the access key id and the endpoint."""

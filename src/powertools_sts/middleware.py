@@ -161,7 +161,7 @@ class _Layer:
         self.slots = {
             name: _Slot(self, name, params, options.max_age, region) for name, params in options.entries.items()
         }
-        self.context_names = _context_attributes(self.slots) if options.set_to_context else ()
+        self.context_names = context_attributes(self.slots) if options.set_to_context else ()
         self.handler_name = "?"  # module.function of the handler, once the layer is applied
         _state.register(self)
 
@@ -290,7 +290,7 @@ _RUNTIME_CONTEXT = (
 )  # fmt: skip
 
 
-def _context_attributes(slots: Mapping[str, _Slot]) -> tuple[tuple[str, _Slot], ...]:
+def context_attributes(slots: Mapping[str, _Slot]) -> tuple[tuple[str, _Slot], ...]:
     """Map entry names to the context attributes ``set_to_context`` sets; refuse shadowing and collisions."""
     from aws_lambda_powertools.utilities.typing import LambdaContext
 

@@ -1,13 +1,10 @@
-"""When cached credentials may be handed out: the floor, the refresh window, the back-off, and their records.
+"""When cached credentials may be handed out: the floor, the refresh window, the back-off.
 
-An entry's life, for credentials expiring at ``E`` with an effective margin ``m`` (the provider's
-``refresh_margin`` raised by its jitter)::
+For credentials expiring at ``E``, with the provider's ``refresh_margin`` ``m`` raised by its jitter::
 
     fetched ---- fresh ---- E-m ---- refresh window ---- E-60 ---- floor ---- E
 
-:class:`CachedEntry` holds those times for one set of credentials; :class:`Flight` is one AssumeRole
-in flight for an entry, which the callers who need its outcome wait on. The provider
-(:mod:`powertools_sts.provider`) decides with them who fetches and what is served.
+:class:`CachedEntry` holds those times; :class:`Flight` is one AssumeRole in flight, which callers wait on.
 
 Example
 -------
@@ -31,8 +28,8 @@ __all__ = ["BACKOFF_SECONDS", "FLOOR_SECONDS", "JITTER_FRACTION", "CachedEntry",
 FLOOR_SECONDS = 60.0
 #: After a failed refresh inside the refresh window, no new attempt for this many seconds.
 BACKOFF_SECONDS = 5.0
-#: Each entry's margin is raised by a random 0..25% of ``refresh_margin``, so that containers
-#: started together do not refresh in the same second (300 s spreads refreshes over 75 s).
+#: Each entry's margin is raised by a random 0..25% of ``refresh_margin``: containers started together
+#: do not refresh in the same second.
 JITTER_FRACTION = 0.25
 
 
@@ -57,8 +54,8 @@ class CachedEntry:
         self.fetched_at = fetched_at
         self.expires_at = credentials.expiration.timestamp()
         lifetime = self.expires_at - fetched_at
-        # Never more than half the lifetime (botocore's 15-minute window makes 900 s credentials
-        # expire on arrival), never less than the floor (fresh must end before the floor).
+        # At most half the lifetime (botocore's 15-minute window makes 900 s credentials expire on
+        # arrival), at least the floor.
         self.refresh_at = self.expires_at - max(min(margin, lifetime / 2), FLOOR_SECONDS)
         self.floor_at = self.expires_at - FLOOR_SECONDS
         self.retry_at = 0.0
@@ -81,10 +78,7 @@ class CachedEntry:
 
 
 class Flight:
-    """One AssumeRole in flight for an entry; callers who need its outcome wait on it.
-
-    It always ends with ``credentials`` or ``error`` set, then ``done``: whatever the owner met, the
-    waiters get credentials or an ``AssumeRoleError``.
+    """One AssumeRole in flight for an entry: it always ends with ``credentials`` or ``error`` set, then ``done``.
 
     Example
     -------
@@ -110,11 +104,10 @@ class Flight:
     ) -> None:
         self.background = background
         self.observer = observer
-        # False when another process's credentials (or its shared back-off) answered: no STS call to report.
+        # False when another process's credentials or shared back-off answered: no STS call to report.
         self.reached_sts = True
         self.generation = generation
-        # Fetches are ordered by when they started, not by clock or expiry: a slower, older fetch
-        # never replaces a newer one, and a clock stepped back does not keep a stale entry alive.
+        # Ordered by start, not clock or expiry: an older fetch never replaces a newer one.
         self.sequence = sequence
         self.warn_stale = False
         self.done = threading.Event()

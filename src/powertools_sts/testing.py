@@ -31,16 +31,14 @@ import pytest
 __all__ = ["AssumeRoleCall", "FakeLambdaContext", "STSStub", "lambda_context", "sts_stub"]
 
 _PARAMS = "powertools_sts_stub_params"  # the call's parameters, from before-parameter-build to before-call
-# Would make botocore look for credentials elsewhere than the fixture's dummy keys.
-_CREDENTIAL_SOURCES = (
+_CREDENTIAL_SOURCES = (  # would make botocore look for credentials elsewhere than the fixture's dummy keys
     *("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"),
     *("AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_WEB_IDENTITY_TOKEN_FILE"),
     *("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"),
     *("AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
 )
 _REQUEST_ID = "00000000-0000-4000-8000-000000000000"
-# The HTTP status of STS's error codes; 400 for the others.
-_STATUS = MappingProxyType(
+_STATUS = MappingProxyType(  # the HTTP status of STS's error codes; 400 for the others
     {"AccessDenied": 403, "RegionDisabledException": 403, "ExpiredToken": 400, "ServiceUnavailable": 503}
 )
 
@@ -104,8 +102,10 @@ class FakeLambdaContext:
 
     Parameters
     ----------
-    function_name, function_version, memory_limit_in_mb, invoked_function_arn, aws_request_id, log_group_name, log_stream_name, remaining_time_in_millis:
+    function_name, function_version, memory_limit_in_mb, invoked_function_arn, aws_request_id, log_group_name, log_stream_name:
         As the runtime's context (every field Powertools' Logger reads), as plain attributes.
+    remaining_time_in_millis:
+        What :meth:`get_remaining_time_in_millis` returns.
 
     Example
     -------
@@ -304,8 +304,8 @@ class STSStub:
         signed_with = _signer_key(request_signer)
         with self._lock:
             failure = self._failure_for(role_arn)
-            served = None if failure is not None else self.access_key_id_for(role_arn)
-            self.calls.append(AssumeRoleCall(role_arn, params, served, failure and failure.code, signed_with))
+            served, code = (self.access_key_id_for(role_arn), None) if failure is None else (None, failure.code)
+            self.calls.append(AssumeRoleCall(role_arn, params, served, code, signed_with))
         if failure is None:
             return _http(200), self._credentials_response(role_arn, params)
         message = failure.message or (

@@ -44,6 +44,8 @@ class CachedEntry:
     >>> short = CachedEntry(creds, fetched_at=creds.expiration.timestamp() - 900, margin=600, sequence=0)
     >>> short.expires_at - short.refresh_at  # never more than half the lifetime
     450.0
+    >>> short.fresh_until(60) - short.fetched_at
+    60.0
     """
 
     __slots__ = ("credentials", "expires_at", "fetched_at", "floor_at", "refresh_at", "retry_at", "sequence")
@@ -54,24 +56,13 @@ class CachedEntry:
         self.fetched_at = fetched_at
         self.expires_at = credentials.expiration.timestamp()
         lifetime = self.expires_at - fetched_at
-        # At most half the lifetime (botocore's 15-minute window makes 900 s credentials expire on
-        # arrival), at least the floor.
+        # At most half the lifetime (botocore's 15-minute window expires 900 s credentials on arrival).
         self.refresh_at = self.expires_at - max(min(margin, lifetime / 2), FLOOR_SECONDS)
         self.floor_at = self.expires_at - FLOOR_SECONDS
         self.retry_at = 0.0
 
     def fresh_until(self, max_age: float | None) -> float:
-        """Return when these credentials stop being fresh: the refresh window, or ``max_age`` after the fetch.
-
-        Example
-        -------
-        >>> from datetime import datetime, timezone
-        >>> from powertools_sts import Credentials
-        >>> creds = Credentials("ASIAEXAMPLE", "secret", "token", datetime(2030, 1, 1, tzinfo=timezone.utc))
-        >>> entry = CachedEntry(creds, fetched_at=1000.0, margin=300, sequence=0)
-        >>> entry.fresh_until(60) - entry.fetched_at
-        60.0
-        """
+        """Return when these credentials stop being fresh: the refresh window, or ``max_age`` after the fetch."""
         if max_age is None:
             return self.refresh_at
         return min(self.refresh_at, self.fetched_at + max_age)

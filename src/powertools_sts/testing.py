@@ -49,8 +49,10 @@ class AssumeRoleCall:
 
     Parameters
     ----------
-    role_arn, params:
-        ``RoleArn`` of the call, and every parameter of the call as botocore received it.
+    role_arn:
+        ``RoleArn`` of the call.
+    params:
+        Every parameter of the call, as botocore received it.
     access_key_id, error_code:
         What the call was answered with: the ``AccessKeyId`` served, or the error code (the other is None).
     signed_with:
@@ -333,10 +335,8 @@ class STSStub:
         lifetime = self.lifetime or timedelta(seconds=int(params.get("DurationSeconds") or 3600))
         expiration = datetime.fromtimestamp(int(_clock.now()), timezone.utc) + lifetime  # whole seconds, as STS's
         session = str(params.get("RoleSessionName", "session"))
-        parts = role_arn.split(":", 5)
-        partition = parts[1] if len(parts) == 6 else "aws"
-        account = parts[4] if len(parts) == 6 and parts[4] else self.account_id
-        role_name = parts[5].rsplit("/", 1)[-1] if len(parts) == 6 else "role"
+        parts = role_arn.split(":", 5) if role_arn.count(":") >= 5 else ["arn", "aws", "", "", "", "role"]
+        partition, account, role_name = parts[1], parts[4] or self.account_id, parts[5].rsplit("/", 1)[-1]
         role_id = "AROA" + base64.b32encode(_digest(role_arn, "role")).decode()[:17]
         arn = f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{session}"
         response: dict[str, Any] = {

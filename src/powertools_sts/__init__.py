@@ -1,8 +1,7 @@
 """powertools-sts: STS AssumeRole credentials for AWS Lambda Powertools (Python).
 
-The public names are imported from their modules when first used (PEP 562), so that importing a
-submodule alone, such as the pytest plugin :mod:`powertools_sts.testing` that pytest loads in every
-run of a project that installs the package, does not import botocore, boto3 and Powertools.
+The public names are imported when first used (PEP 562): the pytest plugin :mod:`powertools_sts.testing`,
+loaded in every pytest run of a project that installs the package, then imports no botocore or Powertools.
 
 Example
 -------
@@ -59,7 +58,6 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    # The module is in sys.modules after the first use: a later look-up is a dictionary read.
     return getattr(importlib.import_module(home, __name__), name)
 
 

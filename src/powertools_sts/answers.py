@@ -1,11 +1,7 @@
 """What STS answered to AssumeRole, as the package hands it on: ``Credentials``, or one ``AssumeRoleError``.
 
-A response becomes :class:`~powertools_sts.credentials.Credentials` only when every field a signer
-needs is there (an aware UTC ``Expiration``, non-empty keys); a failure becomes an
-:class:`~powertools_sts.exceptions.AssumeRoleError` of one line that names the entry and the role,
-keeps STS's error code, ends with the usual fix (:mod:`powertools_sts.remedies`) and never carries
-a secret that botocore quoted from a malformed body. What is fresh enough to hand out is the
-provider's to decide, not this module's.
+Credentials need every field a signer needs; an error is one line that names the entry and the role,
+keeps STS's code, ends with the usual fix (:mod:`.remedies`) and never quotes a secret.
 
 Example
 -------
@@ -41,11 +37,9 @@ def where(role_arn: str, entry: str | None) -> str:
 
 
 def error_from(exc: BaseException, role_arn: str, entry: str | None) -> AssumeRoleError:
-    """Return the ``AssumeRoleError`` of a failed AssumeRole call (to raise ``from exc``).
+    """Return the ``AssumeRoleError`` of a failed AssumeRole call (to raise ``from exc``), ``exc`` masked first.
 
-    ``exc`` is masked first: botocore puts a body it cannot parse into the exception's message, and a
-    truncated AssumeRole answer would carry the secret into this message, the chained cause and the
-    traceback.
+    botocore quotes a body it cannot parse in its message: a truncated answer would carry the secret.
 
     Example
     -------
@@ -54,9 +48,11 @@ def error_from(exc: BaseException, role_arn: str, entry: str | None) -> AssumeRo
     True
     """
     redaction.mask_exception(exc)
-    code = _error_code(exc)
+    error = _error(exc)
+    code = str(error["Code"]) if error.get("Code") else None
+    text = f"{code}: {error.get('Message') or exc}" if code else f"{type(exc).__name__}: {exc}"
     # One line, whatever botocore quoted (a malformed body spans lines): a log line stays one record.
-    detail = " ".join((f"{code}: {_error_message(exc)}" if code else f"{type(exc).__name__}: {exc}").split())
+    detail = " ".join(text.split())
     fix = remedy(code, exc)
     return AssumeRoleError(
         f"AssumeRole failed for {where(role_arn, entry)}: {detail}" + (f" (fix: {fix})" if fix else ""),
@@ -88,18 +84,9 @@ def credentials_from(response: Any, role_arn: str, entry: str | None) -> Credent
         ) from exc
 
 
-def _error_code(exc: BaseException) -> str | None:
+def _error(exc: BaseException) -> Any:
     response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        return str(code) if code else None
-    return None
-
-
-def _error_message(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    message = response.get("Error", {}).get("Message") if isinstance(response, dict) else None
-    return str(message or exc)
+    return response.get("Error", {}) if isinstance(response, dict) else {}
 
 
 def _parse(response: dict[str, Any]) -> Credentials:

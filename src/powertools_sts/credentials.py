@@ -8,24 +8,19 @@ from datetime import datetime
 __all__ = ["Credentials"]
 
 
-# eq=False with __eq__ and __hash__ written out: dataclasses builds each generated method with exec,
-# and import time is cold start; the two below compare and hash the same fields the generated ones would.
+# eq=False, with __eq__ and __hash__ written out: dataclasses builds its methods with exec, at cold start.
 @dataclass(frozen=True, repr=False, eq=False)
 class Credentials:
-    """Temporary credentials of an assumed role.
+    """Temporary credentials of an assumed role: frozen, so the key, secret and token always belong together.
 
-    Frozen, so the access key, secret and token handed out together always belong together.
-    ``repr()`` and ``str()`` show the access key id (it is not a secret: CloudTrail records it), the
-    expiry and the role, never the secret access key or the session token.
+    ``repr()`` and ``str()`` show the access key id (CloudTrail records it), the expiry and the role, never a secret.
 
     Parameters
     ----------
     access_key_id:
         ``AccessKeyId`` of the AssumeRole response.
-    secret_access_key:
-        ``SecretAccessKey``; kept out of repr, str and logs.
-    session_token:
-        ``SessionToken``; kept out of repr, str and logs.
+    secret_access_key, session_token:
+        ``SecretAccessKey`` and ``SessionToken``; kept out of repr, str and logs.
     expiration:
         ``Expiration`` as a timezone-aware UTC datetime.
     assumed_role_arn:
@@ -48,13 +43,7 @@ class Credentials:
     assumed_role_arn: str | None = None
 
     def _fields(self) -> tuple[str, str, str, datetime, str | None]:
-        return (
-            self.access_key_id,
-            self.secret_access_key,
-            self.session_token,
-            self.expiration,
-            self.assumed_role_arn,
-        )
+        return (self.access_key_id, self.secret_access_key, self.session_token, self.expiration, self.assumed_role_arn)
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:

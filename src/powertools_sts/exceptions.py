@@ -26,22 +26,20 @@ class ConfigurationError(ValueError):
 class AssumeRoleError(GetParameterError):
     """STS AssumeRole failed, or answered with credentials that cannot be used.
 
-    A subclass of Powertools' ``GetParameterError``, so code that already handles parameter
-    failures handles this one too. The message names the entry and the role and never holds a secret.
+    A Powertools ``GetParameterError``, so code that handles parameter failures handles this one too.
 
     Parameters
     ----------
     message:
-        What went wrong, without secrets.
+        What went wrong, naming the entry and the role, never a secret.
     role_arn:
         The role that could not be assumed (the first one, when several entries failed).
     code:
-        The STS error code (``AccessDenied``, ``Throttling``, ``ExpiredToken`` ...), or None when the
-        failure was not an STS error response (a timeout, a malformed response).
+        The STS error code (``AccessDenied``, ``Throttling`` ...), or None (a timeout, a malformed response).
     entry:
         The name of the ``sts`` entry, when the failure happened for one.
     failures:
-        For a decorator invocation in which several entries failed: entry name to its own error.
+        When several entries of an invocation failed: entry name to its own error.
 
     Example
     -------
@@ -68,10 +66,7 @@ class AssumeRoleError(GetParameterError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only fields are not in args: without this, unpickling (multiprocessing) would fail.
-        return (
-            _rebuild,
-            (str(self), self.role_arn, self.code, self.entry, self.failures),
-        )
+        return (_rebuild, (str(self), self.role_arn, self.code, self.entry, self.failures))
 
 
 def _rebuild(
@@ -81,10 +76,9 @@ def _rebuild(
 
 
 class SharedBackoffError(AssumeRoleError):
-    """A process of this execution environment failed to assume the role moments ago; no call was made.
+    """Another process of this environment failed to assume the role ``age`` seconds ago; no call was made.
 
-    The back-off after a failure is shared through the ``/tmp`` cache (Managed Instances), so that N
-    worker processes do not each retry a throttled call. ``age`` is the seconds since that failure.
+    The back-off is shared through the ``/tmp`` cache, so that N processes do not each retry a throttled call.
 
     Example
     -------
@@ -107,7 +101,7 @@ def _rebuild_backoff(message: str, role_arn: str | None, code: str | None, age: 
 
 
 def copy_error(error: AssumeRoleError) -> AssumeRoleError:
-    """Return a new AssumeRoleError like ``error``, chained to it: what each waiter of a failed fetch raises.
+    """Return a new AssumeRoleError like ``error``, chained to it, for each waiter of a failed fetch to raise.
 
     One exception object raised in several threads would grow one traceback with every raise.
 

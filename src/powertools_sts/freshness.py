@@ -1,13 +1,10 @@
-"""When cached credentials may be handed out: the floor, the refresh window, the back-off, and their records.
+"""When cached credentials may be handed out: the floor, the refresh window, the back-off.
 
-An entry's life, for credentials expiring at ``E`` with an effective margin ``m`` (the provider's
-``refresh_margin`` raised by its jitter)::
+For credentials expiring at ``E``, with the provider's ``refresh_margin`` ``m`` raised by its jitter::
 
     fetched ---- fresh ---- E-m ---- refresh window ---- E-60 ---- floor ---- E
 
-:class:`CachedEntry` holds those times for one set of credentials; :class:`Flight` is one AssumeRole
-in flight for an entry, which the callers who need its outcome wait on. The provider
-(:mod:`powertools_sts.provider`) decides with them who fetches and what is served.
+:class:`CachedEntry` holds those times; :class:`Flight` is one AssumeRole in flight, which callers wait on.
 
 Example
 -------
@@ -31,8 +28,8 @@ __all__ = ["BACKOFF_SECONDS", "FLOOR_SECONDS", "JITTER_FRACTION", "CachedEntry",
 FLOOR_SECONDS = 60.0
 #: After a failed refresh inside the refresh window, no new attempt for this many seconds.
 BACKOFF_SECONDS = 5.0
-#: Each entry's margin is raised by a random 0..25% of ``refresh_margin``, so that containers
-#: started together do not refresh in the same second (300 s spreads refreshes over 75 s).
+#: Each entry's margin is raised by a random 0..25% of ``refresh_margin``: containers started together
+#: do not refresh in the same second.
 JITTER_FRACTION = 0.25
 
 
@@ -47,6 +44,8 @@ class CachedEntry:
     >>> short = CachedEntry(creds, fetched_at=creds.expiration.timestamp() - 900, margin=600, sequence=0)
     >>> short.expires_at - short.refresh_at  # never more than half the lifetime
     450.0
+    >>> short.fresh_until(60) - short.fetched_at
+    60.0
     """
 
     __slots__ = ("credentials", "expires_at", "fetched_at", "floor_at", "refresh_at", "retry_at", "sequence")
@@ -57,34 +56,20 @@ class CachedEntry:
         self.fetched_at = fetched_at
         self.expires_at = credentials.expiration.timestamp()
         lifetime = self.expires_at - fetched_at
-        # Never more than half the lifetime (botocore's 15-minute window makes 900 s credentials
-        # expire on arrival), never less than the floor (fresh must end before the floor).
+        # At most half the lifetime (botocore's 15-minute window expires 900 s credentials on arrival).
         self.refresh_at = self.expires_at - max(min(margin, lifetime / 2), FLOOR_SECONDS)
         self.floor_at = self.expires_at - FLOOR_SECONDS
         self.retry_at = 0.0
 
     def fresh_until(self, max_age: float | None) -> float:
-        """Return when these credentials stop being fresh: the refresh window, or ``max_age`` after the fetch.
-
-        Example
-        -------
-        >>> from datetime import datetime, timezone
-        >>> from powertools_sts import Credentials
-        >>> creds = Credentials("ASIAEXAMPLE", "secret", "token", datetime(2030, 1, 1, tzinfo=timezone.utc))
-        >>> entry = CachedEntry(creds, fetched_at=1000.0, margin=300, sequence=0)
-        >>> entry.fresh_until(60) - entry.fetched_at
-        60.0
-        """
+        """Return when these credentials stop being fresh: the refresh window, or ``max_age`` after the fetch."""
         if max_age is None:
             return self.refresh_at
         return min(self.refresh_at, self.fetched_at + max_age)
 
 
 class Flight:
-    """One AssumeRole in flight for an entry; callers who need its outcome wait on it.
-
-    It always ends with ``credentials`` or ``error`` set, then ``done``: whatever the owner met, the
-    waiters get credentials or an ``AssumeRoleError``.
+    """One AssumeRole in flight for an entry: it always ends with ``credentials`` or ``error`` set, then ``done``.
 
     Example
     -------
@@ -110,11 +95,10 @@ class Flight:
     ) -> None:
         self.background = background
         self.observer = observer
-        # False when another process's credentials (or its shared back-off) answered: no STS call to report.
+        # False when another process's credentials or shared back-off answered: no STS call to report.
         self.reached_sts = True
         self.generation = generation
-        # Fetches are ordered by when they started, not by clock or expiry: a slower, older fetch
-        # never replaces a newer one, and a clock stepped back does not keep a stale entry alive.
+        # Ordered by start, not clock or expiry: an older fetch never replaces a newer one.
         self.sequence = sequence
         self.warn_stale = False
         self.done = threading.Event()

@@ -1,19 +1,7 @@
-"""Powertools Metrics of an ``sts`` layer's AssumeRole calls: what ``sts(..., metrics=...)`` adds.
+"""Powertools Metrics of an ``sts`` layer's AssumeRole attempts: what ``sts(..., metrics=...)`` adds.
 
-A layer given a Powertools ``Metrics`` (or ``EphemeralMetrics``) observes its own fetches
-(:mod:`powertools_sts.events`) and adds each AssumeRole attempt to that instance, where
-``log_metrics`` flushes it with the invocation's own metrics:
-
-- ``AssumeRoleCalls`` (Count): every attempt, whatever its outcome;
-- ``AssumeRoleFailures`` (Count): an attempt that gave no credentials (after botocore's retries);
-- ``CredentialsServedStale`` (Count): a failed attempt after which the still-valid credentials kept serving;
-- ``CredentialsRetriedAfterRefusal`` (Count): a call retried once after its credentials were refused;
-- ``AssumeRoleLatency`` (Milliseconds): how long an attempt that got credentials took, retries included.
-
-Observers hear only of fetches that reach STS, so an invocation served from the cache adds nothing
-and runs the same code as without metrics. With ``entry_dimension``, each attempt is also printed at
-once as an EMF blob of its own with an ``entry`` dimension: Powertools' dimensions apply to a whole
-blob, and one invocation may refresh several entries. The role ARN is never a dimension.
+Each attempt that reaches STS is added to the layer's ``Metrics``, which ``log_metrics`` flushes with
+the invocation's own; an invocation served from the cache adds nothing. The role ARN is never a dimension.
 
 Example
 -------
@@ -45,11 +33,11 @@ __all__ = [
     "check_metrics",
 ]
 
-ASSUME_ROLE_CALLS = "AssumeRoleCalls"
-ASSUME_ROLE_FAILURES = "AssumeRoleFailures"
-CREDENTIALS_SERVED_STALE = "CredentialsServedStale"
-CREDENTIALS_RETRIED_AFTER_REFUSAL = "CredentialsRetriedAfterRefusal"
-ASSUME_ROLE_LATENCY = "AssumeRoleLatency"
+ASSUME_ROLE_CALLS = "AssumeRoleCalls"  # every attempt, whatever its outcome
+ASSUME_ROLE_FAILURES = "AssumeRoleFailures"  # an attempt that gave no credentials, after botocore's retries
+CREDENTIALS_SERVED_STALE = "CredentialsServedStale"  # a failed attempt after which the still-valid ones served
+CREDENTIALS_RETRIED_AFTER_REFUSAL = "CredentialsRetriedAfterRefusal"  # a call retried once after a refusal
+ASSUME_ROLE_LATENCY = "AssumeRoleLatency"  # milliseconds of an attempt that got credentials, retries included
 #: The dimension of the per-entry blobs (``metrics_entry_dimension=True``).
 ENTRY_DIMENSION = "entry"
 
@@ -59,14 +47,12 @@ _Point = tuple[str, MetricUnit, float]
 def check_metrics(value: Any) -> Metrics | EphemeralMetrics:
     """Return ``value`` if it is a Powertools ``Metrics`` or ``EphemeralMetrics`` that can publish.
 
-    Checked when ``sts(...)`` is applied: a metrics object without a namespace would make
-    ``log_metrics`` raise at the end of the first invocation that fetched, failing it.
+    Checked when ``sts(...)`` is applied, not by ``log_metrics`` at the end of the first invocation that fetched.
 
     Raises
     ------
     ConfigurationError
-        For anything else (a class instead of an instance, a Datadog provider, a dict ...), and for an
-        instance without a namespace while Powertools' metrics are enabled.
+        For anything else, and for an instance without a namespace while Powertools' metrics are enabled.
 
     Example
     -------
@@ -106,15 +92,15 @@ def _metrics_disabled() -> bool:
 
 
 class MetricsObserver:
-    """Adds an ``sts`` layer's AssumeRole attempts to a Powertools metrics instance (events.py's observer).
+    """Adds an ``sts`` layer's AssumeRole attempts to a Powertools metrics instance (an events.py observer).
 
     Parameters
     ----------
     metrics:
         Where the metrics go; flushed by its ``log_metrics`` (or ``flush_metrics``).
     entry_dimension:
-        Also print each attempt at once as an EMF blob of its own, in the same namespace, with the
-        instance's service and default dimensions plus ``entry``: one more metric per entry.
+        Also print each attempt at once as a blob of its own with an ``entry`` dimension: Powertools'
+        dimensions apply to a whole blob, and one invocation may refresh several entries.
 
     Example
     -------
@@ -135,8 +121,7 @@ class MetricsObserver:
         """Add one AssumeRole attempt."""
         points: list[_Point] = [(ASSUME_ROLE_CALLS, MetricUnit.Count, 1.0)]
         if event.outcome == FETCHED:
-            # Successful attempts only: a fast AccessDenied or a spent retry budget would blur the
-            # latency of getting credentials; AssumeRoleFailures counts those.
+            # Successful attempts only: a fast AccessDenied or a spent retry budget would blur the latency.
             points.append((ASSUME_ROLE_LATENCY, MetricUnit.Milliseconds, event.latency * 1000.0))
         else:  # SERVED_STALE or FAILED
             points.append((ASSUME_ROLE_FAILURES, MetricUnit.Count, 1.0))
@@ -156,7 +141,7 @@ class MetricsObserver:
             self._print_for_entry(entry, points)
 
     def _print_for_entry(self, entry: str, points: list[_Point]) -> None:
-        """Print ``points`` now as one EMF blob whose dimensions are the instance's plus ``entry``."""
+        """Print ``points`` now as one EMF blob: the instance's namespace and dimensions, plus ``entry``."""
         blob = EphemeralMetrics(
             namespace=self.metrics.namespace,
             service=self.metrics.service,

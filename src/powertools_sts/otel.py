@@ -1,21 +1,8 @@
-"""The optional OpenTelemetry capture of STS calls and refreshes; imported only when asked for.
+"""The optional OpenTelemetry capture: a span per botocore call, and one per refresh that reaches STS.
 
-``aws_client_capture="opentelemetry"`` makes every botocore call a span (``STS.AssumeRole`` among
-them) through ``opentelemetry-instrumentation-botocore``, and each refresh that reaches STS a
-``powertools_sts.refresh`` span, both under the OpenTelemetry context current when the invocation
-asked for the credentials: background threads run in a copy of that context (:mod:`.background`),
-and the refresh span is started on the invocation's thread in the context of the fetch
-(:class:`~powertools_sts.events.Deferred`). Nothing here imports OpenTelemetry at module level: the
-API and the instrumentation (about 55 ms of cold start together) are imported when the option is set.
-
-Spans carry safe values only (those of :class:`~powertools_sts.events.Refresh`): the entry's name,
-the role ARN, the outcome, the seconds the credentials have left and the STS error code; never a
-key, a token or a session name.
-
-Example
--------
->>> sorted(refresh_attributes(Refresh("reports", "arn:aws:iam::1:role/r", "fetched", 0.01, 3540.0, None)))[:2]
-['powertools_sts.entry', 'powertools_sts.outcome']
+Both spans are parented to the context where the invocation asked for credentials. OpenTelemetry
+(about 55 ms of cold start) is imported only when ``aws_client_capture="opentelemetry"`` is set, and
+spans carry only the safe values of :class:`~powertools_sts.events.Refresh`, never a key or a token.
 """
 
 from __future__ import annotations
@@ -40,9 +27,9 @@ __all__ = [
     "refresh_attributes",
 ]
 
-#: The span of one AssumeRole attempt of an entry, beside botocore's own ``STS.AssumeRole`` span.
+#: The span of one AssumeRole attempt, beside botocore's own ``STS.AssumeRole`` span.
 REFRESH_SPAN = "powertools_sts.refresh"
-#: The span event added to a call's span when the call was retried after its credentials were refused.
+#: The event on a call's span when the call was retried after its credentials were refused.
 RETRIED_EVENT = "powertools_sts.retried"
 ATTR_ENTRY = "powertools_sts.entry"
 ATTR_ROLE_ARN = "powertools_sts.role_arn"
@@ -54,18 +41,12 @@ _INSTRUMENTATION = "powertools_sts"
 
 
 def capture_botocore_opentelemetry() -> None:
-    """Instrument botocore so that every AWS call, AssumeRole included, is an OpenTelemetry span.
-
-    Process-wide and idempotent: ``BotocoreInstrumentor`` wraps ``BaseClient._make_api_call`` on the
-    class, so clients created before the call are instrumented too, and a second call (another
-    layer, or ``opentelemetry-instrument`` having done it already) changes nothing. Spans go to the
-    global tracer provider, the one set before or after this call.
+    """Instrument botocore so that every AWS call is a span: process-wide, idempotent, older clients included.
 
     Raises
     ------
     ConfigurationError
-        When opentelemetry-api or opentelemetry-instrumentation-botocore is not installed, or when the
-        instrumentor declines (its dependency check found a botocore it does not support).
+        When the ``otel`` extra is not installed, or the instrumentor declines the installed botocore.
 
     Example
     -------
@@ -79,13 +60,12 @@ def capture_botocore_opentelemetry() -> None:
             "pip install 'powertools-sts[otel]'"
         ) from exc
     instrumentor = BotocoreInstrumentor()  # type: ignore[no-untyped-call]  # the instrumentation has no annotations
-    # Under the lock: two layers applied at once on two threads would otherwise both pass the
-    # instrumentor's own check and wrap botocore twice (two spans per call).
+    # Locked: two layers applied at once would both pass the check and wrap botocore twice.
     with _state.lock:
         if not instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.instrument()
     if not instrumentor.is_instrumented_by_opentelemetry:
-        # instrument() logs a dependency conflict and returns instead of raising: spans would silently be missing.
+        # instrument() logs a dependency conflict instead of raising: spans would silently be missing.
         raise ConfigurationError(
             "aws_client_capture='opentelemetry': opentelemetry-instrumentation-botocore declined to instrument "
             "botocore (see the error logged by opentelemetry.instrumentation.instrumentor)"
@@ -93,7 +73,7 @@ def capture_botocore_opentelemetry() -> None:
 
 
 def refresh_attributes(event: Refresh) -> dict[str, str | float]:
-    """Return the attributes of an event's span: its safe values, leaving out those it does not know.
+    """Return the attributes of an event's span: its safe values, without those it does not know.
 
     Example
     -------
@@ -114,9 +94,8 @@ def refresh_attributes(event: Refresh) -> dict[str, str | float]:
 class SpanObserver:
     """A refresh observer (:mod:`powertools_sts.events`) that makes each AssumeRole attempt a span.
 
-    The span covers the STS call (from the event's end back by its latency), and its parent is the
-    span current where the fetch ran (the invocation's). botocore's ``STS.AssumeRole`` span is its
-    sibling. A failed attempt has an error status; one served stale does not: the invocation was served.
+    The span covers the STS call, under the invocation's span; only a failed attempt (not one served
+    stale: the invocation was served) has an error status.
 
     Example
     -------

@@ -1,15 +1,9 @@
 """Masking of credentials in botocore's DEBUG logs.
 
-botocore logs every response body at DEBUG (``botocore.parsers``: "Response body"), and an
-AssumeRole response body holds the SecretAccessKey and SessionToken. It also logs every request it
-signs (``botocore.endpoint``: "Sending http request", ``botocore.auth``: "CanonicalRequest"), with
-the session token of the signing credentials in the ``X-Amz-Security-Token`` header: for a client of
-``get_client`` or a chained AssumeRole, a token this package handed out. And it logs the parameters of
-every call before it sends it (``botocore.endpoint``: "Making request ... with params"), an
-AssumeRole's ``ExternalId`` among them. A user who turns on boto debugging to chase an STS problem
-would copy live credentials, and the shared secret of a third-party role, into CloudWatch. The filter
-masks those values, in XML, JSON, dict, form, header and canonical-request form, and leaves
-everything else alone.
+At DEBUG botocore logs AssumeRole's response body (the secret and the session token), the signed
+requests (an ``X-Amz-Security-Token`` this package handed out) and each call's parameters (an
+``ExternalId``): turning on boto debugging would copy them into CloudWatch. The filter masks those
+values, whatever their form, and leaves everything else alone.
 """
 
 from __future__ import annotations
@@ -24,19 +18,15 @@ __all__ = ["LOGGERS", "MASK", "SecretsFilter", "install", "mask_exception"]
 #: What a masked value is replaced with.
 MASK = "***"
 
-# The closing tag or quote is not required: a truncated body must be masked too. The patterns are
-# compiled on first use (re caches them): most processes never log a body, and import time is cold start.
+# No closing tag or quote is required: a truncated body is masked too. Compiled on first use (re caches
+# them): most processes never log a body, and import time is cold start.
 _XML = rb"(<(?:SecretAccessKey|SessionToken|ExternalId)>)[^<]*"
 _JSON = rb'("(?:SecretAccessKey|SessionToken)"\s*:\s*")(?:[^"\\]|\\.)*'
-# X-Amz-Security-Token as a header ({'X-Amz-Security-Token': b'...'}), a canonical-request line
-# (x-amz-security-token:...) or a query parameter (X-Amz-Security-Token=...).
+# X-Amz-Security-Token as a header, a canonical-request line or a query parameter.
 _TOKEN = rb"""(?i)(x-amz-security-token['"]?\s*[:=]\s*(?:b?['"])?)[^'"\s,&}]+"""
-# ExternalId as the key of a dict repr or of JSON ('ExternalId': '...', up to the quote it opened
-# with) or as a form-encoded or query parameter (ExternalId=...&); as an XML element, in _XML. botocore
-# logs only the dict today (the params of "Making request"); the others are the forms the same value
-# takes in a request body, a query string or a SigV2 string to sign, should a botocore version log one.
-# Case-sensitive, as the API spells the parameter: the package validates the value before any call,
-# so no STS validation message (which spells it "externalId") ever quotes one.
+# ExternalId in a dict repr or JSON (up to the quote it opened with), or as a form or query parameter:
+# botocore logs only the dict today, the others should a version log a body. Case-sensitive, as the API
+# spells it; validated before any call, so no STS message (which spells it "externalId") quotes one.
 _EXTERNAL_ID_QUOTED = rb"""(ExternalId['"]\s*:\s*b?(['"]))(?:(?!\2)[^\\]|\\.)*"""
 _EXTERNAL_ID_FORM = rb"""(ExternalId=)[^&'"\s]*"""
 _MARKERS = ("SecretAccessKey", "SessionToken", "ecurity-token", "ecurity-Token", "ExternalId")
@@ -57,8 +47,7 @@ def _mask(value: Any) -> Any:
         return value
     if value is None or isinstance(value, (int, float)):
         return value
-    # An object botocore formats into the message (an AWSPreparedRequest and its headers): only its
-    # text reaches the log, so a text with a token in it stands in for it.
+    # An object formatted into the message (an AWSPreparedRequest): only its text reaches the log.
     text = str(value)
     if not any(marker in text for marker in _MARKERS):
         return value
@@ -67,7 +56,7 @@ def _mask(value: Any) -> Any:
 
 
 class SecretsFilter(logging.Filter):
-    """A logging filter that masks ``SecretAccessKey``, ``SessionToken``, ``X-Amz-Security-Token`` and ``ExternalId`` values in a record.
+    """A logging filter that masks the secret, the session token and ``ExternalId`` in a record.
 
     Example
     -------
@@ -91,16 +80,12 @@ class SecretsFilter(logging.Filter):
         return True
 
 
-#: The botocore loggers that print response bodies, signed requests or a call's parameters at DEBUG: with
-#: every logger at DEBUG, no other one holds any of the values masked here (tests/reliability/test_secrets.py).
+#: The botocore loggers that print these values at DEBUG, and the only ones (tests/reliability/test_secrets.py).
 LOGGERS = ("botocore.parsers", "botocore.endpoint", "botocore.auth")
 
 
 def install() -> None:
-    """Put the filter on each of :data:`LOGGERS`, once.
-
-    A logger runs its filters only for records it is enabled to emit, so with botocore at its usual
-    level the filter costs nothing.
+    """Put the filter on each of :data:`LOGGERS`, once: it runs only for the records they emit, at DEBUG.
 
     Example
     -------

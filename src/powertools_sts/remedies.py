@@ -1,7 +1,6 @@
-"""What to do about a failed AssumeRole: the fix that an ``AssumeRoleError`` message ends with.
+"""The usual fix for a failed AssumeRole, which an ``AssumeRoleError`` message ends with.
 
-STS's own messages say what was refused, not what to change; the fixes below are the usual ones for
-each error code (or, with no code, each connection failure), as the Troubleshooting page explains.
+STS's messages say what was refused, not what to change (the Troubleshooting page explains each fix).
 
 Example
 -------

@@ -1,27 +1,8 @@
-"""Unit-test handlers decorated with ``sts`` without AWS, moto or a network: a pytest plugin.
+"""A pytest plugin to test handlers decorated with ``sts`` without AWS, moto or a network.
 
-pytest loads this module in every run of a project that installs the package (the ``pytest11`` entry
-point), so it imports nothing but the standard library and pytest: botocore and the rest of the
-package are imported by the fixtures that need them, and a test that uses no fixture of this module
-runs exactly as without it.
-
-Fixtures
---------
-``sts_stub``
-    An :class:`STSStub`: every AssumeRole the code makes while the test runs is answered with
-    deterministic fake credentials (or a chosen error) and recorded with its parameters.
-``lambda_context``
-    A :class:`FakeLambdaContext`, the dataclass Powertools' own docs use for Logger and Tracer tests.
-
-A fixture of the same name defined in your ``conftest.py`` or test module overrides the plugin's one,
-as pytest always lets a closer fixture override a plugin's.
-
-How the stub intercepts: the package's own code (validation, cache, single flight, error handling)
-runs for real; only the HTTP round trip to STS is replaced. While the fixture is active, every STS
-client that makes a call (the package's, built before the test or during it, and any of yours) gets
-a ``before-call.sts.AssumeRole`` handler on its event emitter, and botocore skips the request when a
-``before-call`` handler answers. botocore's parameter validation runs before that handler, so a call
-botocore would refuse is refused here too. Other STS operations and other services are untouched.
+``sts_stub`` answers every AssumeRole with fake credentials (:class:`STSStub`); ``lambda_context`` is a
+:class:`FakeLambdaContext`. pytest loads the plugin in every run of a project that installs the package,
+so it imports only the standard library and pytest: the fixtures import the rest.
 
 Example
 -------
@@ -48,25 +29,15 @@ import pytest
 
 __all__ = ["AssumeRoleCall", "FakeLambdaContext", "STSStub", "lambda_context", "sts_stub"]
 
-# Where the before-parameter-build handler leaves the call's parameters for the before-call handler.
-_PARAMS = "powertools_sts_stub_params"
-# Environment variables that would make botocore look for credentials anywhere but the dummy keys the
-# fixture sets: a profile, a web identity, a container credentials endpoint.
-_CREDENTIAL_SOURCES = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ROLE_ARN",
-    "AWS_ROLE_SESSION_NAME",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+_PARAMS = "powertools_sts_stub_params"  # the call's parameters, from before-parameter-build to before-call
+_CREDENTIAL_SOURCES = (  # would make botocore look for credentials elsewhere than the fixture's dummy keys
+    *("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"),
+    *("AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_WEB_IDENTITY_TOKEN_FILE"),
+    *("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+    *("AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
 )
-# The HTTP status STS answers an error code with; 400 for the others.
-_STATUS = MappingProxyType(
+_REQUEST_ID = "00000000-0000-4000-8000-000000000000"
+_STATUS = MappingProxyType(  # the HTTP status of STS's error codes; 400 for the others
     {"AccessDenied": 403, "RegionDisabledException": 403, "ExpiredToken": 400, "ServiceUnavailable": 503}
 )
 
@@ -80,21 +51,18 @@ class AssumeRoleCall:
     role_arn:
         ``RoleArn`` of the call.
     params:
-        Every parameter of the call, as botocore received it (``RoleSessionName``, ``ExternalId``,
-        ``DurationSeconds``, ``Tags``, ``Policy``, ``PolicyArns``, ``SourceIdentity`` ...).
-    access_key_id:
-        ``AccessKeyId`` of the credentials served, or None when the call was answered with an error.
-    error_code:
-        The error code the call was answered with, or None when credentials were served.
+        Every parameter of the call, as botocore received it.
+    access_key_id, error_code:
+        What the call was answered with: the ``AccessKeyId`` served, or the error code (the other is None).
     signed_with:
-        The access key id that would have signed the request: the fixture's dummy key, or, for a
-        chained ``sts`` layer (``aws_client_assume_role``), the fake key served for the outer role.
+        The access key id that would have signed the request (for a chained layer, the outer role's fake key).
 
     Example
     -------
-    >>> call = AssumeRoleCall("arn:aws:iam::111122223333:role/reports", {"ExternalId": "x-1", "DurationSeconds": 900})
-    >>> (call.external_id, call.duration_seconds, call.tags)
-    ('x-1', 900, {})
+    >>> params = {"RoleSessionName": "orders-1a2b", "ExternalId": "x-1", "Tags": [{"Key": "team", "Value": "orders"}]}
+    >>> call = AssumeRoleCall("arn:aws:iam::111122223333:role/reports", params)
+    >>> (call.role_session_name, call.external_id, call.tags, call.duration_seconds, call.policy)
+    ('orders-1a2b', 'x-1', {'team': 'orders'}, None, None)
     """
 
     role_arn: str
@@ -105,80 +73,38 @@ class AssumeRoleCall:
 
     @property
     def role_session_name(self) -> str | None:
-        """``RoleSessionName`` of the call.
-
-        Example
-        -------
-        >>> AssumeRoleCall("arn:aws:iam::1:role/r", {"RoleSessionName": "orders-1a2b"}).role_session_name
-        'orders-1a2b'
-        """
-        value = self.params.get("RoleSessionName")
-        return None if value is None else str(value)
+        """``RoleSessionName`` of the call."""
+        return None if (value := self.params.get("RoleSessionName")) is None else str(value)
 
     @property
     def external_id(self) -> str | None:
-        """``ExternalId`` of the call, or None.
-
-        Example
-        -------
-        >>> AssumeRoleCall("arn:aws:iam::1:role/r").external_id is None
-        True
-        """
-        value = self.params.get("ExternalId")
-        return None if value is None else str(value)
+        """``ExternalId`` of the call, or None."""
+        return None if (value := self.params.get("ExternalId")) is None else str(value)
 
     @property
     def duration_seconds(self) -> int | None:
-        """``DurationSeconds`` of the call, or None (STS then grants 3600 s).
-
-        Example
-        -------
-        >>> AssumeRoleCall("arn:aws:iam::1:role/r", {"DurationSeconds": 900}).duration_seconds
-        900
-        """
-        value = self.params.get("DurationSeconds")
-        return None if value is None else int(value)
+        """``DurationSeconds`` of the call, or None (STS then grants 3600 s)."""
+        return None if (value := self.params.get("DurationSeconds")) is None else int(value)
 
     @property
     def tags(self) -> dict[str, str]:
-        """The session ``Tags`` of the call as a dict of key to value (empty without tags).
-
-        Example
-        -------
-        >>> AssumeRoleCall("arn:aws:iam::1:role/r", {"Tags": [{"Key": "team", "Value": "orders"}]}).tags
-        {'team': 'orders'}
-        """
+        """The session ``Tags`` of the call as a dict of key to value (empty without tags)."""
         return {str(tag["Key"]): str(tag["Value"]) for tag in self.params.get("Tags", ())}
 
     @property
     def policy(self) -> str | None:
-        """The inline session ``Policy`` (a JSON document) of the call, or None.
-
-        Example
-        -------
-        >>> AssumeRoleCall("arn:aws:iam::1:role/r", {"Policy": "{}"}).policy
-        '{}'
-        """
-        value = self.params.get("Policy")
-        return None if value is None else str(value)
+        """The inline session ``Policy`` (a JSON document) of the call, or None."""
+        return None if (value := self.params.get("Policy")) is None else str(value)
 
 
 @dataclass
 class FakeLambdaContext:
-    """A Lambda context for tests: the dataclass Powertools' docs use, plus the rest of the runtime's fields.
-
-    Powertools' ``LambdaContext`` (``aws_lambda_powertools.utilities.typing``) is a type for
-    annotations: its properties read private attributes that only the runtime sets, so an instance
-    built in a test raises ``AttributeError`` on the first one read. This dataclass has every field
-    Powertools' Logger reads (``function_name``, ``memory_limit_in_mb``, ``invoked_function_arn``,
-    ``aws_request_id``) and the others handlers commonly read; fields are plain attributes, so
-    ``set_to_context=True`` can set entries on it.
+    """A Lambda context for tests: Powertools' ``LambdaContext`` is a type, whose properties fail outside Lambda.
 
     Parameters
     ----------
-    function_name, function_version, memory_limit_in_mb, invoked_function_arn, aws_request_id,
-    log_group_name, log_stream_name:
-        As the Lambda runtime's context.
+    function_name, function_version, memory_limit_in_mb, invoked_function_arn, aws_request_id, log_group_name, log_stream_name:
+        As the runtime's context (every field Powertools' Logger reads), as plain attributes.
     remaining_time_in_millis:
         What :meth:`get_remaining_time_in_millis` returns.
 
@@ -199,13 +125,7 @@ class FakeLambdaContext:
     remaining_time_in_millis: int = 300_000
 
     def get_remaining_time_in_millis(self) -> int:
-        """Return ``remaining_time_in_millis``: the time left before the invocation times out.
-
-        Example
-        -------
-        >>> FakeLambdaContext(remaining_time_in_millis=1000).get_remaining_time_in_millis()
-        1000
-        """
+        """Return ``remaining_time_in_millis``: the time left before the invocation times out."""
         return self.remaining_time_in_millis
 
 
@@ -225,31 +145,30 @@ def _digest(role_arn: str, purpose: str) -> bytes:
 class STSStub:
     """What the ``sts_stub`` fixture yields: the answers to AssumeRole, and the record of the calls.
 
-    Each role gets the same fake credentials every time (derived from its ARN): an ``AccessKeyId``
-    of ``ASIA`` and 16 more characters, a 40-character secret, a session token, and an
-    ``Expiration`` ``lifetime`` ahead (``DurationSeconds`` of the call, else 3600 s, as STS grants).
-    The secret and the token never appear in a repr, a record or a log line.
+    Each role gets the same fake credentials every time, whose secret and token are never shown.
 
     Attributes
     ----------
     calls:
-        Every AssumeRole answered while the fixture was active, oldest first, as
-        :class:`AssumeRoleCall` values. A plain list: ``calls.clear()`` starts counting again.
+        Every AssumeRole answered, oldest first, as :class:`AssumeRoleCall`; ``calls.clear()`` starts again.
     lifetime:
-        When set, the ``Expiration`` of every credential served is this far ahead, whatever the
-        call's ``DurationSeconds``.
+        How far ahead ``Expiration`` is; None: ``DurationSeconds`` of the call, else 3600 s, as STS grants.
     account_id:
-        The caller's account in the default ``AccessDenied`` message (the fake ``AssumedRoleUser`` is in
-        the role's own account).
+        The caller's account in the default ``AccessDenied`` message.
 
     Example
     -------
     >>> stub = STSStub()
-    >>> stub.access_key_id_for("arn:aws:iam::111122223333:role/reports").startswith("ASIA")
-    True
+    >>> key = stub.access_key_id_for("arn:aws:iam::111122223333:role/reports")
+    >>> (key[:4], len(key), key == STSStub().access_key_id_for("arn:aws:iam::111122223333:role/reports"))
+    ('ASIA', 20, True)
     >>> stub.fail("arn:aws:iam::111122223333:role/audit", code="AccessDenied")
+    >>> stub.fail(code="Throttling", times=1)
+    >>> stub.only("arn:aws:iam::111122223333:role/reports")
     >>> stub
-    STSStub(calls=0, failures=1, only=None)
+    STSStub(calls=0, failures=2, only=['arn:aws:iam::111122223333:role/reports'])
+    >>> (stub.role_arns, stub.calls_for("arn:aws:iam::111122223333:role/reports"))
+    ([], [])
     """
 
     def __init__(self, *, lifetime: timedelta | None = None, account_id: str = "123456789012") -> None:
@@ -260,17 +179,12 @@ class STSStub:
         self._only: frozenset[str] | None = None
         self._lock = threading.Lock()
         self._active = False
-        # Threads of the package that were running when the fixture started: a prefetch begun when the
-        # handler module was imported (at collection). What they fetch is discarded by the fixture's
-        # clear_caches(); they are refused rather than recorded, so the record holds the test's calls only.
-        self._earlier: frozenset[threading.Thread] = frozenset()
+        self._earlier: frozenset[threading.Thread] = frozenset()  # refused: a prefetch begun at collection
         self._clients: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def __repr__(self) -> str:
         only = None if self._only is None else sorted(self._only)
         return f"{type(self).__name__}(calls={len(self.calls)}, failures={len(self._failures)}, only={only})"
-
-    # -- what the test chooses -----------------------------------------------------------------------
 
     def fail(
         self,
@@ -281,33 +195,23 @@ class STSStub:
         status: int | None = None,
         times: int | None = None,
     ) -> None:
-        """Answer AssumeRole of ``role_arn`` (of every role when None) with an STS error.
-
-        The package turns it into an ``AssumeRoleError`` whose ``code`` is ``code``, as it does a real
-        STS error response. The answer is final: botocore's retries are not involved, so a
-        ``Throttling`` is one recorded call, not three.
+        """Answer AssumeRole of ``role_arn`` with an STS error; botocore does not retry it.
 
         Parameters
         ----------
         role_arn:
             The role to refuse; None: every role. A rule for a role wins over one for every role.
         code:
-            The error code (``AccessDenied``, ``ExpiredToken``, ``RegionDisabledException``,
-            ``Throttling``, ``ValidationError`` ...).
-        message:
-            The error message; by default, for ``AccessDenied``, one worded as STS words it ("User: ...
-            is not authorized to perform: sts:AssumeRole on resource: <role>"), else ``"<code> (sts_stub)"``.
-        status:
-            The HTTP status; by default 403 for ``AccessDenied`` and ``RegionDisabledException``, 503
-            for ``ServiceUnavailable``, else 400.
+            The error code (``AccessDenied``, ``ExpiredToken``, ``Throttling`` ...).
+        message, status:
+            The error message and HTTP status; by default STS's for ``code``, else ``"<code> (sts_stub)"`` and 400.
         times:
             Answer this many calls with the error, then serve credentials again; None: every call.
 
-        Example
-        -------
-        >>> stub = STSStub()
-        >>> stub.fail("arn:aws:iam::111122223333:role/audit")
-        >>> stub.fail(code="Throttling", times=1)
+        Raises
+        ------
+        ValueError
+            When ``times`` is not a whole number >= 1.
         """
         if times is not None and (type(times) is not int or times < 1):
             raise ValueError(f"times must be a whole number >= 1 or None, got {times!r}")
@@ -316,61 +220,25 @@ class STSStub:
             self._failures.append(failure)
 
     def only(self, *role_arns: str) -> None:
-        """Serve credentials for these roles only; AssumeRole of any other role is refused with ``AccessDenied``.
-
-        Example
-        -------
-        >>> stub = STSStub()
-        >>> stub.only("arn:aws:iam::111122223333:role/reports")
-        """
+        """Serve credentials for these roles only; AssumeRole of any other role is refused with ``AccessDenied``."""
         with self._lock:
             self._only = frozenset(role_arns)
 
     def access_key_id_for(self, role_arn: str) -> str:
-        """Return the ``AccessKeyId`` the stub serves for ``role_arn``: ``ASIA`` and 16 characters.
-
-        Example
-        -------
-        >>> key = STSStub().access_key_id_for("arn:aws:iam::111122223333:role/reports")
-        >>> (len(key), key == STSStub().access_key_id_for("arn:aws:iam::111122223333:role/reports"))
-        (20, True)
-        """
+        """Return the ``AccessKeyId`` the stub serves for ``role_arn``: ``ASIA`` and 16 characters."""
         return "ASIA" + base64.b32encode(_digest(role_arn, "key")).decode()[:16]
 
     @property
     def role_arns(self) -> list[str]:
-        """The ``RoleArn`` of every recorded call, oldest first.
-
-        Example
-        -------
-        >>> STSStub().role_arns
-        []
-        """
+        """The ``RoleArn`` of every recorded call, oldest first."""
         return [call.role_arn for call in self.calls]
 
     def calls_for(self, role_arn: str) -> list[AssumeRoleCall]:
-        """Return the recorded calls that assumed ``role_arn``, oldest first.
-
-        Example
-        -------
-        >>> STSStub().calls_for("arn:aws:iam::111122223333:role/reports")
-        []
-        """
+        """Return the recorded calls that assumed ``role_arn``, oldest first."""
         return [call for call in self.calls if call.role_arn == role_arn]
 
-    # -- the fixture's life ----------------------------------------------------------------------------
-
     def start(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Set dummy credentials and a region, empty the package's caches, and answer every STS client's AssumeRole.
-
-        What the ``sts_stub`` fixture does before the test; ``monkeypatch`` undoes the environment
-        and the patch after it. Use the fixture rather than calling this yourself.
-
-        Example
-        -------
-        >>> def test_report(sts_stub):  # the fixture calls start() and stop()
-        ...     ...
-        """
+        """Set dummy credentials and a region, empty the caches, and answer every STS client's AssumeRole."""
         from . import _botocore, _state, clear_caches
 
         def attach(client: Any, operation_name: str) -> None:
@@ -383,13 +251,10 @@ class STSStub:
         # botocore's one entry point of every API call, a private name (see _botocore.api_call_patch).
         monkeypatch.setattr(*_botocore.api_call_patch(attach))
         self._active = True
-        # Nothing is read from or written to the /tmp shared cache meanwhile: a stub's answers and failures
-        # must not reach the next test, nor another pytest session (POWERTOOLS_STS_SHARED_CACHE=true).
-        monkeypatch.setattr(_state, "stubbed", True)
+        monkeypatch.setattr(_state, "stubbed", True)  # no /tmp shared cache: the stub's answers stay in the test
         for name in _CREDENTIAL_SOURCES:
             monkeypatch.delenv(name, raising=False)
-        # Signing credentials come from these, so botocore's credential chain stops at the environment:
-        # no profile file, no container endpoint, no instance metadata service is asked.
+        # botocore's credential chain stops here: no profile, container endpoint or instance metadata is asked.
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
@@ -398,16 +263,10 @@ class STSStub:
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         monkeypatch.setenv("AWS_DEFAULT_REGION", os.environ.get("AWS_DEFAULT_REGION") or region)
         monkeypatch.setenv("AWS_REGION", os.environ.get("AWS_REGION") or region)
-        # Credentials cached before the test (a prefetch at collection) are not the stub's: fetch again.
-        clear_caches()
+        clear_caches()  # what a prefetch at collection cached is not the stub's
 
     def stop(self) -> None:
-        """Stop answering, detach from every client, and empty the package's caches again.
-
-        Example
-        -------
-        >>> STSStub().stop()
-        """
+        """Stop answering, detach from every client, and empty the package's caches again (the fixture's end)."""
         from . import clear_caches
 
         self._active = False
@@ -416,10 +275,7 @@ class STSStub:
             events.unregister("before-parameter-build.sts.AssumeRole", unique_id=self._unique_id("params"))
             events.unregister("before-call.sts.AssumeRole", unique_id=self._unique_id("call"))
         self._clients = weakref.WeakSet()
-        # Credentials, sessions and clients built on the fake credentials go with the test.
         clear_caches()
-
-    # -- botocore's side -----------------------------------------------------------------------------
 
     def _attach(self, client: Any) -> None:
         events = client.meta.events
@@ -445,22 +301,17 @@ class STSStub:
         signed_with = signer_access_key(request_signer)
         with self._lock:
             failure = self._failure_for(role_arn)
-            if failure is not None:
-                self.calls.append(AssumeRoleCall(role_arn, params, None, failure.code, signed_with))
-        if failure is not None:
-            message = failure.message or (
-                f"User: arn:aws:sts::{self.account_id}:assumed-role/test/sts-stub is not authorized to perform: "
-                f"sts:AssumeRole on resource: {role_arn}"
-                if failure.code == "AccessDenied"
-                else f"{failure.code} (sts_stub)"
-            )
-            return _error(failure.status, failure.code, message)
-        response = self._credentials_response(role_arn, params)
-        with self._lock:
-            self.calls.append(
-                AssumeRoleCall(role_arn, params, response["Credentials"]["AccessKeyId"], None, signed_with)
-            )
-        return _http(200), response
+            served, code = (self.access_key_id_for(role_arn), None) if failure is None else (None, failure.code)
+            self.calls.append(AssumeRoleCall(role_arn, params, served, code, signed_with))
+        if failure is None:
+            return _http(200), self._credentials_response(role_arn, params)
+        message = failure.message or (
+            f"User: arn:aws:sts::{self.account_id}:assumed-role/test/sts-stub is not authorized to perform: "
+            f"sts:AssumeRole on resource: {role_arn}"
+            if failure.code == "AccessDenied"
+            else f"{failure.code} (sts_stub)"
+        )
+        return _error(failure.status, failure.code, message)
 
     def _failure_for(self, role_arn: str) -> _Failure | None:
         for wanted in (role_arn, None):
@@ -477,14 +328,12 @@ class STSStub:
         from . import _clock
 
         lifetime = self.lifetime or timedelta(seconds=int(params.get("DurationSeconds") or 3600))
-        # Whole seconds, as STS answers; on the package's clock, so a test that moves it stays consistent.
-        expiration = datetime.fromtimestamp(int(_clock.now()), timezone.utc) + lifetime
+        expiration = datetime.fromtimestamp(int(_clock.now()), timezone.utc) + lifetime  # whole seconds, as STS's
         session = str(params.get("RoleSessionName", "session"))
-        parts = role_arn.split(":", 5)
-        partition = parts[1] if len(parts) == 6 else "aws"
-        account = parts[4] if len(parts) == 6 and parts[4] else self.account_id
-        role_name = parts[5].rsplit("/", 1)[-1] if len(parts) == 6 else "role"
+        parts = role_arn.split(":", 5) if role_arn.count(":") >= 5 else ["arn", "aws", "", "", "", "role"]
+        partition, account, role_name = parts[1], parts[4] or self.account_id, parts[5].rsplit("/", 1)[-1]
         role_id = "AROA" + base64.b32encode(_digest(role_arn, "role")).decode()[:17]
+        arn = f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{session}"
         response: dict[str, Any] = {
             "Credentials": {
                 "AccessKeyId": self.access_key_id_for(role_arn),
@@ -492,17 +341,13 @@ class STSStub:
                 "SessionToken": "FwoGZXIvYXdzE" + base64.b64encode(_digest(role_arn, "token") * 4).decode(),
                 "Expiration": expiration,
             },
-            "AssumedRoleUser": {
-                "AssumedRoleId": f"{role_id}:{session}",
-                "Arn": f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{session}",
-            },
-            "PackedPolicySize": 0 if "Policy" in params or "PolicyArns" in params else None,
+            "AssumedRoleUser": {"AssumedRoleId": f"{role_id}:{session}", "Arn": arn},
             "ResponseMetadata": _metadata(200),
         }
+        if "Policy" in params or "PolicyArns" in params:
+            response["PackedPolicySize"] = 0
         if "SourceIdentity" in params:
             response["SourceIdentity"] = params["SourceIdentity"]
-        if response["PackedPolicySize"] is None:
-            del response["PackedPolicySize"]
         return response
 
 
@@ -511,12 +356,7 @@ def _is_sts(client: Any) -> bool:
 
 
 def _metadata(status: int) -> dict[str, Any]:
-    return {
-        "RequestId": "00000000-0000-4000-8000-000000000000",
-        "HTTPStatusCode": status,
-        "HTTPHeaders": {},
-        "RetryAttempts": 0,
-    }
+    return {"RequestId": _REQUEST_ID, "HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}
 
 
 def _http(status: int) -> Any:
@@ -526,23 +366,13 @@ def _http(status: int) -> Any:
 
 
 def _error(status: int, code: str, message: str) -> tuple[Any, dict[str, Any]]:
-    return _http(status), {
-        "Error": {"Type": "Sender", "Code": code, "Message": message},
-        "ResponseMetadata": _metadata(status),
-    }
+    error = {"Type": "Sender", "Code": code, "Message": message}
+    return _http(status), {"Error": error, "ResponseMetadata": _metadata(status)}
 
 
 @pytest.fixture
 def sts_stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[STSStub]:
-    """Answer every AssumeRole with fake credentials, record the calls, and restore everything afterwards.
-
-    Before the test: dummy ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, no profile or config
-    file, the instance metadata service disabled, a region (yours, else ``us-east-1``), the package's
-    caches emptied (``clear_caches()``), and the AssumeRole calls of every STS client (built before
-    the test or during it) answered by the stub. After it: the caches emptied again, the handlers
-    taken off the clients, the environment and botocore restored. Works whatever the import order: a handler module imported at collection, its ``sts``
-    layer applied and its prefetch started, gets its credentials from the stub at its first
-    invocation in the test.
+    """Answer every AssumeRole with fake credentials and record the calls; restore everything afterwards.
 
     Yields
     ------

@@ -1,10 +1,7 @@
-"""The optional X-Ray capture of STS calls; imported only when asked for.
+"""The optional X-Ray capture of STS calls (the OpenTelemetry one is in :mod:`.otel`).
 
-aws-xray-sdk costs about 350 ms of cold start to import, so nothing in this module is imported
-unless ``aws_client_capture=True`` (or ``"xray"``) or the SDK is already loaded (by a Powertools
-``Tracer``). Whether it is installed is checked without importing it (``require_xray_sdk``), so an
-option that needs it is refused when ``sts(...)`` is applied, not at every invocation. The
-OpenTelemetry capture (``aws_client_capture="opentelemetry"``) is in :mod:`.otel`.
+aws-xray-sdk costs about 350 ms of cold start: it is imported only for ``aws_client_capture=True`` or
+once a Powertools ``Tracer`` has loaded it, and whether it is installed is checked without importing it.
 """
 
 from __future__ import annotations
@@ -36,14 +33,12 @@ OPENTELEMETRY = "opentelemetry"
 
 
 def capture_backend(value: Any) -> str | None:
-    """Return the backend that ``aws_client_capture=value`` asks for: ``"xray"``, ``"opentelemetry"`` or None.
-
-    ``True`` keeps meaning X-Ray, as before the OpenTelemetry capture existed; ``False`` is off.
+    """Return the backend ``aws_client_capture=value`` names: ``"xray"`` (or True), ``"opentelemetry"`` or None.
 
     Raises
     ------
     ConfigurationError
-        For any other value, naming the option.
+        For any other value.
 
     Example
     -------
@@ -62,10 +57,7 @@ def capture_backend(value: Any) -> str | None:
 
 
 def require_xray_sdk(option: str, instead: str) -> None:
-    """Refuse ``option`` when aws-xray-sdk is not installed, without importing the SDK.
-
-    ``importlib.util.find_spec`` looks the package up on ``sys.path`` and executes none of it, so the
-    check costs no cold start; the SDK is imported later, only where it is used.
+    """Refuse ``option`` when aws-xray-sdk is not installed; ``find_spec`` checks without importing it.
 
     Parameters
     ----------
@@ -77,7 +69,7 @@ def require_xray_sdk(option: str, instead: str) -> None:
     Raises
     ------
     ConfigurationError
-        When ``aws_xray_sdk`` cannot be found, with the ``pip install`` command of the ``tracer`` extra.
+        When ``aws_xray_sdk`` cannot be found; the message gives the ``pip install`` command.
 
     Example
     -------
@@ -107,18 +99,14 @@ def tracing_disabled() -> bool:
 
 
 def capture_botocore() -> None:
-    """Patch botocore so that every AWS call, AssumeRole included, is an X-Ray subsegment.
+    """Patch botocore (process-wide, idempotent) so that every AWS call is an X-Ray subsegment.
 
-    Process-wide and idempotent, as aws-xray-sdk's ``patch`` is. With ``POWERTOOLS_TRACE_DISABLED``
-    true, nothing is imported nor patched: the variable disables tracing as it disables Powertools'
-    ``Tracer``, and a patched botocore would log "cannot find the current segment" at every call made
-    outside a segment (local runs, tests).
+    Not with ``POWERTOOLS_TRACE_DISABLED`` true: local runs then log no "cannot find the current segment".
 
     Raises
     ------
     ConfigurationError
-        When aws-xray-sdk is not installed (also with tracing disabled: the deployed function would
-        need it).
+        When aws-xray-sdk is not installed, even with tracing disabled: the deployed function needs it.
 
     Example
     -------
@@ -139,9 +127,7 @@ def capture_botocore() -> None:
 def current_entity() -> Any:
     """Return the X-Ray entity open on this thread, or None, without logging "context missing".
 
-    In Lambda the SDK's context builds the invocation's facade segment from ``_X_AMZN_TRACE_ID`` and
-    never reports a missing context, so it is asked; elsewhere its ``get_trace_entity`` logs an error
-    when nothing is open, so the thread-local entities (an aws-xray-sdk internal) are read instead.
+    Outside Lambda ``get_trace_entity`` would log it: the SDK's thread-local entities (internal) are read.
 
     Example
     -------
@@ -163,9 +149,7 @@ def current_entity() -> Any:
 def run_traced(entity: Any, function: Callable[[], T]) -> T:
     """Run ``function`` on this (worker) thread with ``entity`` as its X-Ray parent.
 
-    With ``entity`` None and the SDK loaded (a prefetch at INIT, where no segment exists and nothing
-    would be emitted), a dummy subsegment stands in, so the STS call is not reported as "context
-    missing" nor as "discarded while initializing".
+    With no entity (a prefetch at INIT), a dummy subsegment stands in, so the SDK logs no "context missing".
 
     Example
     -------

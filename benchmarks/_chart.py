@@ -94,7 +94,7 @@ def chart(r: dict[str, Any], path: Path) -> None:
     imports = [p["import_ms"][name]["median"] for name in labels]
     ax.barh(range(len(labels)), imports, color=colors, alpha=0.4, height=0.6, label="import of the handler module")
     totals = {label: p["total_ms"][name] for name, label in labels.items()}
-    title = f"4. Cold start to the end of the first invocation, {p['delay_ms']:.0f} ms of STS latency (fresh process per run)"
+    title = f"4. Cold start to the end of the first invocation, {p['delay_ms']:.0f} ms of STS latency (fresh processes)"
     xlabel = "milliseconds from the start of the import to the end of the first invocation (whiskers: the total's)"
     bars(ax, title, xlabel, totals, colors, scale="linear", left=imports, label="first invocation")
     ax.legend(fontsize=9, loc="lower right")

@@ -20,7 +20,9 @@ BASELINE_IMPORT = "import boto3, aws_lambda_powertools.middleware_factory"
 # ``import powertools_sts`` would measure almost nothing: the names are what pulls the modules in.
 PACKAGE_IMPORT = "from powertools_sts import get_credentials, sts"
 COMMANDS = {"python": "pass", "powertools_sts": PACKAGE_IMPORT, "boto3_middleware_factory": BASELINE_IMPORT}
-TIMED = "start, cpu = time.perf_counter(), time.process_time(); {}; print(time.perf_counter() - start, time.process_time() - cpu)"
+TIMED = (
+    "t, cpu = time.perf_counter(), time.process_time(); {}; print(time.perf_counter() - t, time.process_time() - cpu)"
+)
 INSIDE = {
     # The package's import after the baseline's, timed inside the process.
     "delta": f"import time; {BASELINE_IMPORT}; " + TIMED.format(PACKAGE_IMPORT),

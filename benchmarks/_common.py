@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PYTHON = sys.executable
 ROLE_TEMPLATE = "arn:aws:iam::111122223333:role/bench-{}"
+PACKAGES = ("powertools-sts", "aws-lambda-powertools", "boto3", "botocore", "moto", "awslambdaric", "matplotlib")
 
 # Dummy credentials and a region, as the test suite uses: nothing here may reach real AWS.
 AWS_ENV = {
@@ -154,8 +155,5 @@ def machine_info() -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "commit": commit,
-        "packages": {
-            name: _version(name)
-            for name in ("powertools-sts", "aws-lambda-powertools", "boto3", "botocore", "moto", "matplotlib")
-        },
+        "packages": {name: _version(name) for name in PACKAGES},
     }

@@ -24,17 +24,8 @@ from _loopback import STSProxy
 from _warm import EVENT, make_context
 from botocore.config import Config
 
-from powertools_sts import (
-    STSProvider,
-    _clock,
-    assume_role,
-    clear_caches,
-    get_client,
-    get_credentials,
-    get_session,
-    provider,
-    sts,
-)
+from powertools_sts import STSProvider, _clock, assume_role, clear_caches, get_client, get_credentials, get_session, sts
+from powertools_sts.provider import JITTER_FRACTION
 
 DAY = 86_400.0
 
@@ -99,7 +90,7 @@ def container_spread(sts_client: Any, clock: FakeClock, *, containers: int) -> d
     return {
         "containers": containers,
         "refresh_margin": 300.0,
-        "jitter_fraction": provider.JITTER_FRACTION,
+        "jitter_fraction": JITTER_FRACTION,
         "spread_s": ordered[-1] - ordered[0],
         "p05_p95_spread_s": ordered[int(0.95 * (n - 1))] - ordered[int(0.05 * (n - 1))],
         "stdev_s": statistics.pstdev(ordered),

@@ -18,7 +18,7 @@ def num(value: float) -> str:
     size = abs(value)
     if isinstance(value, int) or size >= 100 or value == 0:
         return f"{value:,.0f}"
-    return f"{value:.{3 - len(str(int(size))) if size >= 1 else 3}f}"
+    return f"{value:.{1 if size >= 10 else 2 if size >= 1 else 3}f}"
 
 
 def mmm(stat: dict[str, Any], suffix: str = "") -> str:
@@ -32,11 +32,12 @@ def count(stat: dict[str, Any]) -> str:
 
 
 def nbytes(value: float) -> str:
-    """Bytes in B, KiB or MiB."""
-    scale, unit, digits = next(
-        s for s in ((1024**2, "MiB", 2), (1024, "KiB", 1), (1, "B", 0)) if abs(value) >= s[0] or not s[2]
-    )
-    return "0 B" if abs(value) < 0.5 else f"{value / scale:,.{digits}f} {unit}"  # not "-0 B"
+    """Bytes in B, KiB or MiB ("0 B", not "-0 B", under half a byte)."""
+    if abs(value) >= 1024**2:
+        return f"{value / 1024**2:,.2f} MiB"
+    if abs(value) >= 1024:
+        return f"{value / 1024:,.1f} KiB"
+    return "0 B" if abs(value) < 0.5 else f"{value:,.0f} B"
 
 
 def plural(n: float, word: str) -> str:
@@ -77,7 +78,7 @@ def margin(value: float, limit: float, op: str) -> str:
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {"==": operator.eq, "<=": operator.le, "<": operator.lt, ">=": operator.ge}
 OPS["in"] = lambda value, limit: limit[0] <= value[0] and value[1] <= limit[1]  # a measured range within limits
-# What a miss of a section's target means, printed under it and beside it on the page.
+# What a miss of a section's target means: under it in the console, under the targets table on the page.
 WHY = {
     1: "sub-microsecond overheads on a shared machine; a regression shows in every round: profile it with py-spy",
     2: "a lookup of about 1 us against a client build of milliseconds; inline, an equal Config must find its client",

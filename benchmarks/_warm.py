@@ -9,8 +9,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import boto3
-from _common import roles, rotated, summary
-from _proxy import STSProxy
+from _common import Context, roles, rotated, summary
+from _loopback import STSProxy
+from aws_lambda_powertools.metrics import EphemeralMetrics
 from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 from aws_lambda_powertools.utilities.parameters.base import BaseProvider
 from botocore.config import Config
@@ -44,14 +45,9 @@ class TrivialProvider(BaseProvider):  # type: ignore[misc]
 
 
 def _per_call_us(handler: Callable[..., Any], calls: int, context: Any, repeat: int) -> float:
-    """Microseconds per invocation: the best of ``repeat`` back-to-back batches of ``calls`` invocations.
-
-    The best of a few batches drops the batches another tenant of the machine interrupted; the
-    rounds around it (median, min, max) still show the spread.
-    """
-    event = EVENT
-    loop = range(calls)
-    best = float("inf")
+    """The best of ``repeat`` back-to-back batches of ``calls`` invocations (the best drops the batches another tenant
+    of the machine interrupted; the rounds still show the spread), in us per invocation."""
+    event, loop, best = EVENT, range(calls), float("inf")
     for _ in range(repeat):
         start = time.perf_counter_ns()
         for _ in loop:
@@ -60,65 +56,45 @@ def _per_call_us(handler: Callable[..., Any], calls: int, context: Any, repeat: 
     return best / calls / 1000.0
 
 
-WARM_VARIANTS = (
-    ("bare", "bare handler"),
-    ("noop", "no-op lambda_handler_decorator middleware"),
-    ("sts_1", "sts, 1 fresh entry"),
-    ("sts_10", "sts, 10 fresh entries"),
-    ("sts_1_shared_name", "sts, 1 fresh entry whose name another layer also uses"),
-    ("sts_1_metrics", "sts, 1 fresh entry, metrics= a Powertools EphemeralMetrics"),
-    ("sts_1_otel", "sts, 1 fresh entry, aws_client_capture='opentelemetry'"),
-    ("provider_get", "Powertools BaseProvider.get cache hit"),
-    ("assume_role_each", "sts_client.assume_role on every invocation (moto)"),
-)
-
-
-def _otel_layer(sts_client: Any) -> Any:
-    """An sts layer with OpenTelemetry capture, or a plain one when the otel extra is missing (noted in the page)."""
-    try:
-        import opentelemetry.instrumentation.botocore  # noqa: F401
-    except ImportError:
-        return sts(fetch_data=roles(1, "warm_otel"), boto3_client=sts_client, cache_key="bench-warm-o")
-    return sts(
-        fetch_data=roles(1, "warm_otel"),
-        boto3_client=sts_client,
-        cache_key="bench-warm-o",
-        aws_client_capture="opentelemetry",
-    )
+WARM_VARIANTS = {
+    "bare": "bare handler",
+    "noop": "no-op lambda_handler_decorator middleware",
+    "sts_1": "sts, 1 fresh entry",
+    "sts_10": "sts, 10 fresh entries",
+    "sts_1_shared_name": "sts, 1 fresh entry whose name another layer also uses",
+    "sts_1_metrics": "sts, 1 fresh entry, metrics= a Powertools EphemeralMetrics",
+    "sts_1_otel": "sts, 1 fresh entry, aws_client_capture='opentelemetry'",
+    "provider_get": "Powertools BaseProvider.get cache hit",
+    "assume_role_each": "sts_client.assume_role on every invocation (moto)",
+}
 
 
 def build_warm_handlers(sts_client: Any, direct_client: Any) -> dict[str, Callable[..., Any]]:
     """The handlers, each entry name unique in the process except in the shared-name variant."""
-    provider = TrivialProvider()
-    arn = roles(1)["entry0"]
+    provider, arn = TrivialProvider(), roles(1)["entry0"]
 
-    def with_provider(event: Any, context: Any) -> Any:
-        return provider.get("name")
-
-    def assume_each(event: Any, context: Any) -> Any:
-        return direct_client.assume_role(RoleArn=arn, RoleSessionName="bench")
-
-    def layer(fetch_data: dict[str, str], cache_key: str) -> Any:
-        return sts(fetch_data=fetch_data, boto3_client=sts_client, cache_key=cache_key)
+    def layer(fetch_data: dict[str, str], cache_key: str, **options: Any) -> Any:
+        return sts(fetch_data=fetch_data, boto3_client=sts_client, cache_key=cache_key, **options)
 
     shared = layer({"shared": arn}, "bench-warm-shared")(bare)
     layer({"shared": roles(2)["entry1"]}, "bench-warm-shared-other")(bare)  # the other layer with that name
-    from aws_lambda_powertools.metrics import EphemeralMetrics
+    try:  # OpenTelemetry capture, or a plain layer when the otel extra is missing
+        import opentelemetry.instrumentation.botocore  # noqa: F401
 
+        otel: dict[str, Any] = {"aws_client_capture": "opentelemetry"}
+    except ImportError:
+        otel = {}
     metrics = EphemeralMetrics(namespace="bench", service="bench")
-    observed = sts(
-        fetch_data=roles(1, "warm_metrics"), boto3_client=sts_client, cache_key="bench-warm-m", metrics=metrics
-    )
     handlers = {
         "bare": bare,
         "noop": noop(bare),
         "sts_1": layer(roles(1, "warm_one"), "bench-warm-1")(bare),
-        "sts_1_metrics": observed(bare),
-        "sts_1_otel": _otel_layer(sts_client)(bare),
+        "sts_1_metrics": layer(roles(1, "warm_metrics"), "bench-warm-m", metrics=metrics)(bare),
+        "sts_1_otel": layer(roles(1, "warm_otel"), "bench-warm-o", **otel)(bare),
         "sts_10": layer(roles(10, "warm_ten"), "bench-warm-10")(bare),
         "sts_1_shared_name": shared,
-        "provider_get": with_provider,
-        "assume_role_each": assume_each,
+        "provider_get": lambda event, context: provider.get("name"),
+        "assume_role_each": lambda event, context: direct_client.assume_role(RoleArn=arn, RoleSessionName="bench"),
     }
     context = make_context()
     for handler in handlers.values():  # the first invocation waits for the prefetch; then all are warm
@@ -126,106 +102,91 @@ def build_warm_handlers(sts_client: Any, direct_client: Any) -> dict[str, Callab
     return handlers
 
 
-def measure_warm(moto_url: str, *, rounds: int, calls: int, sts_calls: int) -> dict[str, Any]:
+def measure_warm(ctx: Context, *, rounds: int, calls: int, sts_calls: int) -> dict[str, Any]:
     """Per round, every variant in turn (order rotated); overhead = variant minus bare of that round."""
-    with STSProxy(moto_url) as proxy:
-        # The sts layers sign through the counting proxy (proof that the timed invocations call no
-        # STS); the assume_role-per-invocation handler talks to moto directly.
-        sts_client = boto3.client("sts", endpoint_url=proxy.url)
-        handlers = build_warm_handlers(sts_client, boto3.client("sts", endpoint_url=moto_url))
-        context = make_context()
-        names = [name for name, _ in WARM_VARIANTS]
+    with STSProxy(ctx.moto) as proxy:
+        # The sts layers sign through the counting proxy (proof that the timed invocations call no STS); the
+        # assume_role-per-invocation handler talks to moto directly.
+        handlers = build_warm_handlers(
+            boto3.client("sts", endpoint_url=proxy.url), boto3.client("sts", endpoint_url=ctx.moto)
+        )
+        context, names = make_context(), list(WARM_VARIANTS)
         per_call: dict[str, list[float]] = {name: [] for name in names}
-        sts_during: dict[str, int] = {name: 0 for name in names if name.startswith("sts_")}
+        sts_during = {name: 0 for name in names if name.startswith("sts_")}
         gc.collect()
         for index in range(rounds):
             gc.disable()
             try:
                 for name in rotated(names, index):
-                    before = proxy.total_calls
-                    count = sts_calls if name == "assume_role_each" else calls
-                    repeat = 1 if name == "assume_role_each" else 3
-                    per_call[name].append(_per_call_us(handlers[name], count, context, repeat))
+                    before, each = proxy.total_calls, name == "assume_role_each"
+                    per_call[name].append(
+                        _per_call_us(handlers[name], sts_calls if each else calls, context, 1 if each else 3)
+                    )
                     if name in sts_during:
                         sts_during[name] += proxy.total_calls - before
             finally:
                 gc.enable()
-    overhead = {
-        name: [value - base for value, base in zip(per_call[name], per_call["bare"], strict=True)]
-        for name in names
-        if name != "bare"
-    }
-    ratio_to_noop = {
-        name: [value / noop_value for value, noop_value in zip(values, overhead["noop"], strict=True)]
-        for name, values in overhead.items()
-        if name != "noop"
-    }
+    overhead = {n: [v - b for v, b in zip(per_call[n], per_call["bare"], strict=True)] for n in names if n != "bare"}
+    ratio = {n: [v / o for v, o in zip(values, overhead["noop"], strict=True)] for n, values in overhead.items()}
     return {
-        "labels": dict(WARM_VARIANTS),
+        "labels": WARM_VARIANTS,
         "rounds": rounds,
         "calls_per_round": calls,
         "sts_calls_per_round": sts_calls,
         "per_call_us": {name: summary(values) for name, values in per_call.items()},
         "overhead_us": {name: summary(values) for name, values in overhead.items()},
-        "ratio_to_noop": {name: summary(values) for name, values in ratio_to_noop.items()},
+        "ratio_to_noop": {name: summary(values) for name, values in ratio.items() if name != "noop"},
         "sts_calls_during_timing": sts_during,  # AssumeRole requests the sts layers made while timed
         "raw": {"per_call_us": per_call},
     }
 
 
-def measure_clients(moto_url: str, *, rounds: int, calls: int, reused: int, new: int) -> dict[str, Any]:
+def measure_clients(ctx: Context, *, rounds: int, calls: int, reused: int, new: int) -> dict[str, Any]:
     """get_client warm against a new Session plus client, and a client on a reused Session."""
-    with STSProxy(moto_url) as proxy:
+    counts = {"get_client": calls, "session_client": reused, "new_session_client": new}
+    results: dict[str, list[float]] = {name: [] for name in counts}
+    with STSProxy(ctx.moto) as proxy:
         client = boto3.client("sts", endpoint_url=proxy.url)
-        results: dict[str, list[float]] = {"get_client": [], "session_client": [], "new_session_client": []}
 
         @sts(fetch_data=roles(1, "clients"), boto3_client=client, cache_key="bench-clients")
         def handler(event: Any, context: Any) -> Any:
             creds = get_credentials("clients0")
-            get_client("clients0", "s3")  # built once, before the rounds
             session = boto3.Session(**creds.as_boto3_kwargs())
-            session.client("s3")
+            get_client("clients0", "s3"), session.client("s3")  # built once, before the rounds
             for index in range(rounds):
                 for name in rotated(list(results), index):
                     start = time.perf_counter_ns()
                     if name == "get_client":
                         for _ in range(calls):
                             get_client("clients0", "s3")
-                        count = calls
                     elif name == "session_client":
                         for _ in range(reused):
                             session.client("s3")
-                        count = reused
                     else:
                         for _ in range(new):
                             boto3.Session(**creds.as_boto3_kwargs()).client("s3")
-                        count = new
-                    results[name].append((time.perf_counter_ns() - start) / count / 1000.0)
+                    results[name].append((time.perf_counter_ns() - start) / counts[name] / 1000.0)
             return get_client("clients0", "s3") is get_client("clients0", "s3")
 
         same_object = handler(EVENT, make_context())
-    speedup = {
-        name: [other / fast for other, fast in zip(results[name], results["get_client"], strict=True)]
-        for name in ("session_client", "new_session_client")
-    }
+    fast = results["get_client"]
     return {
         "rounds": rounds,
-        "calls_per_round": {"get_client": calls, "session_client": reused, "new_session_client": new},
+        "calls_per_round": counts,
         "per_call_us": {name: summary(values) for name, values in results.items()},
-        "speedup_of_get_client": {name: summary(values) for name, values in speedup.items()},
+        "speedup_of_get_client": {
+            name: summary(o / f for o, f in zip(results[name], fast, strict=True))
+            for name in ("session_client", "new_session_client")
+        },
         "get_client_returns_same_object": same_object,
         "raw": {"per_call_us": results},
     }
 
 
 def _timed_us(calls_of: Callable[[int], None], calls: int, budget_s: float) -> tuple[float, int]:
-    """Microseconds per call of ``calls_of(n)`` (n calls in a row), over ``calls`` calls or ``budget_s`` at most.
-
-    Batches double in size, so that a variant of milliseconds per call (a client built per call) stops
-    near the budget instead of running ``calls`` times, while a fast one runs few, long batches.
-    """
-    done, spent, batch = 0, 0, 1
-    budget_ns = budget_s * 1e9
+    """Microseconds per call of ``calls_of(n)`` (n calls in a row), over ``calls`` calls or ``budget_s`` at most, in
+    batches doubling in size: a variant of milliseconds per call stops near the budget, a fast one runs long batches."""
+    done, spent, batch, budget_ns = 0, 0, 1, budget_s * 1e9
     while done < calls:
         count = min(batch, calls - done)
         if done and spent + spent / done * count > budget_ns:
@@ -233,26 +194,29 @@ def _timed_us(calls_of: Callable[[int], None], calls: int, budget_s: float) -> t
         start = time.perf_counter_ns()
         calls_of(count)
         spent += time.perf_counter_ns() - start
-        done += count
-        batch *= 2
+        done, batch = done + count, batch * 2
     return spent / done / 1000.0, done
 
 
-INLINE_VARIANTS = (
-    ("get_client", "`get_client(name, 's3')`, warm"),
-    ("shared_config", "`get_client(name, 's3', config=SHARED)`, one Config built at import"),
-    (
-        "inline_config",
-        "`get_client(name, 's3', config=Config(retries={'max_attempts': 2}))`, the Config built per call",
-    ),
-    ("config_alone", "`Config(retries={'max_attempts': 2})` alone"),
-)
+INLINE_VARIANTS = {
+    "get_client": "`get_client(name, 's3')`, warm",
+    "shared_config": "`get_client(name, 's3', config=SHARED)`, one Config built at import",
+    "inline_config": "`get_client(name, 's3', config=Config(retries={'max_attempts': 2}))`, the Config built per call",
+    "config_alone": "`Config(retries={'max_attempts': 2})` alone",
+}
 
 
 def _inline_loops(name: str) -> dict[str, Callable[[int], None]]:
+    """A loop of n calls per variant, each written out: a call through a lambda would add its own cost."""
+    shared = Config(retries={"max_attempts": 2})
+
     def plain(count: int) -> None:
         for _ in range(count):
             get_client(name, "s3")
+
+    def shared_config(count: int) -> None:
+        for _ in range(count):
+            get_client(name, "s3", config=shared)
 
     def inline(count: int) -> None:
         for _ in range(count):
@@ -262,33 +226,16 @@ def _inline_loops(name: str) -> dict[str, Callable[[int], None]]:
         for _ in range(count):
             Config(retries={"max_attempts": 2})
 
-    shared = Config(retries={"max_attempts": 2})
-
-    def shared_config(count: int) -> None:
-        for _ in range(count):
-            get_client(name, "s3", config=shared)
-
     return {"get_client": plain, "shared_config": shared_config, "inline_config": inline, "config_alone": config_alone}
 
 
-def _clients_built(name: str, calls: int, budget_s: float) -> tuple[int, int]:
-    """Distinct clients returned by up to ``calls`` inline-Config calls (references kept: no id is reused)."""
-    seen: dict[int, Any] = {}
-    deadline = time.perf_counter() + budget_s
-    done = 0
-    while done < calls and time.perf_counter() < deadline:
-        client = get_client(name, "s3", config=Config(retries={"max_attempts": 2}))
-        seen[id(client)] = client
-        done += 1
-    return len(seen), done
-
-
-def measure_inline_config(moto_url: str, *, rounds: int, calls: int, budget_s: float) -> dict[str, Any]:
+def measure_inline_config(ctx: Context, *, rounds: int, calls: int, budget_s: float) -> dict[str, Any]:
     """get_client with a Config written inline against get_client without, and the Config's own cost."""
-    names = [name for name, _ in INLINE_VARIANTS]
+    names = list(INLINE_VARIANTS)
     results: dict[str, list[float]] = {name: [] for name in names}
     counts: dict[str, list[int]] = {name: [] for name in names}
-    client = boto3.client("sts", endpoint_url=moto_url)
+
+    client = boto3.client("sts", endpoint_url=ctx.moto)
 
     @sts(fetch_data=roles(1, "inline"), boto3_client=client, cache_key="bench-inline-config")
     def handler(event: Any, context: Any) -> tuple[int, int]:
@@ -300,25 +247,30 @@ def measure_inline_config(moto_url: str, *, rounds: int, calls: int, budget_s: f
                 per_call, done = _timed_us(loops[name], calls, budget_s)
                 results[name].append(per_call)
                 counts[name].append(done)
-        return _clients_built("inline0", min(calls, 1000), budget_s)
+        # Distinct clients returned by up to 1,000 inline-Config calls (references kept: no id is reused).
+        seen: dict[int, Any] = {}
+        deadline, done = time.perf_counter() + budget_s, 0
+        while done < min(calls, 1000) and time.perf_counter() < deadline:
+            client = get_client("inline0", "s3", config=Config(retries={"max_attempts": 2}))
+            seen[id(client)], done = client, done + 1
+        return len(seen), done
 
     try:
         built, calls_counted = handler(EVENT, make_context())
     finally:
         clear_caches()  # a client per call would otherwise stay in memory for the rest of the benchmark
-    # The package's share: the inline call less the Config it is given, per round; then against get_client.
+    # The package's share: the inline call less the Config it is given, per round; "as fast as without": against
+    # the same call with a Config built once, at import.
     share = [i - c for i, c in zip(results["inline_config"], results["config_alone"], strict=True)]
-    # "As fast as without": against the same call with a Config built once, at import.
-    ratio = [s / g for s, g in zip(share, results["shared_config"], strict=True)]
     return {
-        "labels": dict(INLINE_VARIANTS),
+        "labels": INLINE_VARIANTS,
         "rounds": rounds,
         "calls_per_round": calls,
         "budget_s": budget_s,
         "calls_done": {name: summary(values) for name, values in counts.items()},
         "per_call_us": {name: summary(values) for name, values in results.items()},
         "package_share_us": summary(share),
-        "share_over_get_client": summary(ratio),
+        "share_over_get_client": summary(s / g for s, g in zip(share, results["shared_config"], strict=True)),
         "clients_built": built,
         "calls_counted": calls_counted,
         "raw": {"per_call_us": results, "calls_done": counts},

@@ -84,7 +84,7 @@ def container_spread(sts_client: Any, clock: FakeClock, *, containers: int) -> d
     for _ in range(containers):
         fresh = STSProvider(boto3_client=sts_client)
         fresh.get(arn, DurationSeconds=3600)
-        offsets.extend(entry.refresh_at - t0 for entry in fresh._entries.values())
+        offsets.extend(entry.refresh_at - t0 for entry in fresh.cache.entries.values())
     ordered = sorted(offsets)
     n = len(ordered)
     return {

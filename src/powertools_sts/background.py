@@ -61,7 +61,7 @@ def run(task: Callable[[], T], what: str) -> Future[T]:
     return future
 
 
-def run_weakly(owner: Any, method: Callable[[Any], None], what: str) -> None:
+def run_weakly(owner: Any, method: Callable[[Any], None], what: str) -> Future[None]:
     """Run ``method(owner)`` in the background, holding ``owner`` weakly until the thread starts.
 
     A provider dropped meanwhile (``parameters.clear_caches()``, one built per invocation) makes no call.
@@ -70,7 +70,7 @@ def run_weakly(owner: Any, method: Callable[[Any], None], what: str) -> None:
     -------
     >>> class Owner:
     ...     def work(self): print("worked")
-    >>> owner = Owner(); run_weakly(owner, Owner.work, "doc"); stop()
+    >>> owner = Owner(); run_weakly(owner, Owner.work, "doc").result()
     worked
     """
     ref = weakref.ref(owner)
@@ -81,7 +81,7 @@ def run_weakly(owner: Any, method: Callable[[Any], None], what: str) -> None:
             method(target)
 
     del owner
-    run(task, what)
+    return run(task, what)
 
 
 def wait(seconds: float) -> bool:

@@ -183,6 +183,7 @@ class SharedCache:
 
         Example
         -------
+        >>> import functools
         >>> creds = Credentials("ASIAEXAMPLE", "secret", "token", datetime(2030, 1, 1, tzinfo=timezone.utc))
         >>> fetch = functools.partial(SharedCache.open(tempfile.mkdtemp()).fetch, "k", usable=lambda c, at: True, assume=lambda: creds, now=time.time, deadline=5.0, backoff=5.0)
         >>> fetch()[2], fetch()[2]

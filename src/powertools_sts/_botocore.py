@@ -73,11 +73,12 @@ def new_sts_client(config: Config, *, source: Callable[[], Credentials] | None =
 
 
 def protect(client: Any) -> Any:
-    """Mask secrets in the errors of ``client``'s calls before they leave botocore; return ``client``. Idempotent.
+    """Keep the secrets of ``client``'s calls out of errors and botocore's logs; return ``client``. Idempotent.
 
     An answer botocore cannot parse is raised with its body (a cut AssumeRole answer holds the
     SecretAccessKey), which a wrapper of ``_make_api_call`` (OpenTelemetry's span) records at once;
-    botocore emits ``after-call-error`` before it re-raises, so it is masked in place there.
+    botocore emits ``after-call-error`` before it re-raises, so it is masked in place there. botocore
+    logs response bodies at DEBUG: the redaction filter goes on its loggers before the first call.
 
     Example
     -------
@@ -86,6 +87,7 @@ def protect(client: Any) -> Any:
     >>> protect(client) is client
     True
     """
+    redaction.install()
     client.meta.events.register("after-call-error", _mask_error, unique_id="powertools-sts-mask-error")
     return client
 

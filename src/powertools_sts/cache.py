@@ -132,6 +132,19 @@ class CredentialCache:
             served = self._serve_or_fetch(*request, may_ask_again=False)
         return served
 
+    def _reuse_until(self, cached: CachedEntry, max_age: float | None) -> float:
+        """Return until when a reader may reuse ``cached`` without asking the cache again.
+
+        Its freshness; with refresh ahead, the start of its last stretch (the STS client's retry budget,
+        at most half the freshness), where a read refreshes it in the background in time.
+        """
+        until = cached.fresh_until(max_age)
+        if self.refresh_ahead:
+            start = until - min(self.budget(), (until - cached.fetched_at) / 2)
+            if _clock.now() < start:
+                return start
+        return until
+
     def _ahead(
         self,
         key: Any,
@@ -142,16 +155,11 @@ class CredentialCache:
         cached: CachedEntry,
         until: float,
     ) -> float:
-        """Refresh ahead: a read in the last stretch of freshness starts a background refresh.
-
-        The stretch is the STS client's retry budget (at most half the freshness), so even the slowest
-        AssumeRole lands before anyone must wait. Returns when the reader should ask again.
-        """
-        now = _clock.now()
-        start = until - min(self.budget(), (until - cached.fetched_at) / 2)
-        if now < start:
+        """Refresh ahead: a read in the last stretch of freshness starts a background refresh."""
+        start = self._reuse_until(cached, max_age)
+        if start < until:
             return start
-        if now >= cached.retry_at:
+        if _clock.now() >= cached.retry_at:
             with self.guard:
                 if key in self.flights or self.entries.get(key) is not cached:
                     return until
@@ -189,7 +197,7 @@ class CredentialCache:
             cached = self.entries.get(key)
             usable = cached is not None and now < cached.floor_at and caching and not force_fetch
             if cached is not None and usable and now < cached.fresh_until(max_age):
-                return cached.credentials, cached.fresh_until(max_age)  # refreshed while we waited
+                return cached.credentials, self._reuse_until(cached, max_age)  # refreshed while we waited
             flight = self.flights.get(key) if caching and not force_fetch else None
             if cached is not None and usable and (flight is not None or now < cached.retry_at):
                 # Another caller is refreshing, or the last refresh failed moments ago: the still-valid
@@ -225,7 +233,7 @@ class CredentialCache:
             stored = self.entries.get(key)
             # The stored entry is this fetch's, or a newer one that a concurrent fetch stored.
             if stored is not None and stored.sequence >= flight.sequence:
-                return stored.credentials, stored.fresh_until(max_age)
+                return stored.credentials, self._reuse_until(stored, max_age)
             return flight.credentials, _clock.now()
         error = flight.error
         assert error is not None  # noqa: S101  # _assume_into always sets one of the two

@@ -33,7 +33,7 @@ from aws_lambda_powertools.utilities.parameters.base import BaseProvider
 from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 from botocore.config import Config
 
-from . import _botocore, _clock, _state, redaction
+from . import _botocore, _clock, _state
 from .answers import credentials_from, error_from, where
 from .cache import CredentialCache, Fetched
 from .credentials import Credentials
@@ -154,6 +154,7 @@ class STSProvider(BaseProvider):
         self.shared_cache = shared_cache_from_env() if sharing is None else sharing
         self._boto3_session = boto3_session
         self._boto3_client = boto3_client
+        self._boto_config = boto_config
         defaults = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=2, read_timeout=5)
         self._config = defaults.merge(boto_config) if boto_config is not None else defaults
         self._client: STSClient | None = boto3_client if boto3_client is None else _botocore.protect(boto3_client)
@@ -524,8 +525,6 @@ class STSProvider(BaseProvider):
             with self._client_lock:
                 client = self._client
                 if client is None:
-                    # Before any STS call can be logged: botocore logs response bodies (secrets) at DEBUG.
-                    redaction.install()
                     client = self._client = self._build_client()
         return client
 

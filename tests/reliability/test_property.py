@@ -212,7 +212,7 @@ def build_machine(proxy: Any, warnings: _Counter, monkeypatch: pytest.MonkeyPatc
                         assert get_credentials(_name) is prepared
                     return prepared
 
-                slot = next(s for s in list(_state.names[name]) if s.layer.cache_key == namespace)
+                slot = next(s for s in list(_state.names[name]) if s.layer.options.cache_key == namespace)
                 assert slot.provider is not None
                 self.routes.append(
                     Route(

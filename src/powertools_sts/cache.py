@@ -28,14 +28,16 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _clock, background
 from .answers import where
 from .credentials import Credentials
-from .events import FAILED, FETCHED, SERVED_STALE, Refresh, RefreshObserver
 from .exceptions import AssumeRoleError, SharedBackoffError, copy_error
 from .freshness import BACKOFF_SECONDS, JITTER_FRACTION, CachedEntry, Flight
+
+if TYPE_CHECKING:
+    from .events import RefreshObserver
 
 __all__ = ["CredentialCache"]
 
@@ -358,6 +360,8 @@ class CredentialCache:
 
 def _report(flight: Flight, role_arn: str, entry: str | None, latency: float, stale: CachedEntry | None) -> None:
     """Tell the flight's observer how its fetch went (never fails the flight)."""
+    from .events import FAILED, FETCHED, SERVED_STALE, Refresh  # only where a layer observes its fetches
+
     now = _clock.now()
     if flight.credentials is not None:
         outcome, left = FETCHED, flight.credentials.expiration.timestamp() - now

@@ -34,7 +34,6 @@ from botocore.config import Config
 
 from . import _botocore, _clock, _state, background
 from .credentials import Credentials
-from .events import Deferred, RefreshObserver
 from .exceptions import AssumeRoleError, ConfigurationError
 from .execution import init_waits_for_prefetch
 from .names import hub_entry, register_names
@@ -47,6 +46,8 @@ from .validation import cache_key_of
 if TYPE_CHECKING:
     from aws_lambda_powertools.metrics import EphemeralMetrics, Metrics
     from mypy_boto3_sts import STSClient
+
+    from .events import Deferred, RefreshObserver
 else:  # the stubs are a development dependency; at run time the annotation resolves to botocore's client
     from botocore.client import BaseClient as STSClient
 
@@ -260,6 +261,8 @@ class _Layer:
 
 def _observers(options: Options) -> Deferred | None:
     """Return the layer's observers (spans, metrics) behind a Deferred that delivers on the invocation's thread."""
+    from .events import Deferred  # only where something observes the layer
+
     observers: list[RefreshObserver] = []
     if options.capture == OPENTELEMETRY:
         from .otel import SpanObserver

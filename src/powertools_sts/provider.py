@@ -37,7 +37,6 @@ from . import _botocore, _clock, _state
 from .answers import credentials_from, error_from, where
 from .cache import CredentialCache, Fetched
 from .credentials import Credentials
-from .events import RefreshObserver
 from .exceptions import AssumeRoleError, ConfigurationError
 from .execution import on_managed_instances, shared_cache_from_env
 from .freshness import BACKOFF_SECONDS, FLOOR_SECONDS, JITTER_FRACTION, CachedEntry
@@ -45,6 +44,8 @@ from .validation import cache_key_of, validate_assume_role_params, validate_max_
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
+
+    from .events import RefreshObserver
 else:  # the stubs are a development dependency; at run time the annotation resolves to botocore's client
     from botocore.client import BaseClient as STSClient
 

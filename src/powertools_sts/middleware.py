@@ -298,12 +298,12 @@ def context_attributes(slots: Mapping[str, _Slot]) -> tuple[tuple[str, _Slot], .
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     public = {name for name in dir(LambdaContext) if not name.startswith("__")}
-    reserved = public | {f"_{name}" for name in public} | set(_RUNTIME_CONTEXT)
+    reserved = public | {f"_{name}" for name in public} | set(_RUNTIME_CONTEXT) | set(dir(object))
     mapped: dict[str, str] = {}
     for name in slots:
         attr = re.sub(r"\W", "_", name, flags=re.ASCII)
         attr = f"_{attr}" if attr[:1].isdigit() else attr
-        if attr in reserved:
+        if attr in reserved or (attr.startswith("__") and attr.endswith("__")):
             raise ConfigurationError(
                 f"set_to_context=True: entry {name!r} would replace context.{attr}, an attribute of the Lambda "
                 "context; rename the entry"

@@ -23,7 +23,13 @@ from botocore.config import Config
 from .exceptions import ConfigurationError
 from .execution import prefetch_timeout_from_env, shared_cache_from_env
 from .tracing import capture_backend, require_xray_sdk
-from .validation import MAX_CHAINED_DURATION, validate_assume_role_params, validate_max_age, validate_refresh_margin
+from .validation import (
+    MAX_CHAINED_DURATION,
+    validate_assume_role_params,
+    validate_clients,
+    validate_max_age,
+    validate_refresh_margin,
+)
 
 __all__ = ["Options"]
 
@@ -155,12 +161,7 @@ class Options:
 
 
 def _check_clients(boto3_session: Any, boto3_client: Any, boto_config: Any, hub: str | None) -> None:
-    if boto_config is not None and not isinstance(boto_config, Config):
-        raise ConfigurationError(f"boto_config must be a botocore.config.Config, got {type(boto_config).__name__}")
-    if boto3_session is not None and not callable(getattr(boto3_session, "client", None)):
-        raise ConfigurationError(f"boto3_session must be a boto3 Session, got {type(boto3_session).__name__}")
-    if boto3_client is not None and not callable(getattr(boto3_client, "assume_role", None)):
-        raise ConfigurationError(f"boto3_client must be a boto3 STS client, got {type(boto3_client).__name__}")
+    validate_clients(boto3_session, boto3_client, boto_config)
     if hub is not None and (boto3_session is not None or boto3_client is not None):
         raise ConfigurationError(
             "boto3_session and boto3_client cannot be combined with aws_client_assume_role: a chained layer's "

@@ -40,7 +40,13 @@ from .credentials import Credentials
 from .exceptions import AssumeRoleError, ConfigurationError
 from .execution import on_managed_instances, shared_cache_from_env
 from .freshness import BACKOFF_SECONDS, FLOOR_SECONDS, JITTER_FRACTION, CachedEntry
-from .validation import cache_key_of, validate_assume_role_params, validate_max_age, validate_refresh_margin
+from .validation import (
+    cache_key_of,
+    validate_assume_role_params,
+    validate_clients,
+    validate_max_age,
+    validate_refresh_margin,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
@@ -148,8 +154,7 @@ class STSProvider(BaseProvider):
         margin = validate_refresh_margin(refresh_margin)
         if max_entries is not None and (type(max_entries) is not int or max_entries < 1):
             raise ConfigurationError(f"max_entries must be a whole number >= 1 or None, got {max_entries!r}")
-        if boto_config is not None and not isinstance(boto_config, Config):
-            raise ConfigurationError(f"boto_config must be a botocore.config.Config, got {type(boto_config).__name__}")
+        validate_clients(boto3_session, boto3_client, boto_config)
         ahead = _flag(refresh_ahead, "refresh_ahead")
         sharing = _flag(shared_cache, "shared_cache")
         self.shared_cache = shared_cache_from_env() if sharing is None else sharing
@@ -242,6 +247,8 @@ class STSProvider(BaseProvider):
             )
         if "RoleArn" in assume_role_params:
             raise ConfigurationError("RoleArn is given twice: pass it as role_arn only")
+        if not isinstance(force_fetch, bool):
+            raise ConfigurationError(f"force_fetch must be True or False, got {force_fetch!r}")
         seconds = validate_max_age(max_age)
         try:
             # Types are part of the memo: 900.0 == 900 and True == 1 hash alike but validate differently.

@@ -118,7 +118,7 @@ class _Healer:
     0
     """
 
-    __slots__ = ("futile", "handed_out", "invalidate", "retried", "source")
+    __slots__ = ("futile", "handed_out", "healed_to", "invalidate", "retried", "source")
 
     def __init__(
         self,
@@ -131,6 +131,9 @@ class _Healer:
         self.handed_out: deque[str] = deque(maxlen=16)
         # (Region, code) of refusals that new credentials did not cure, to when they may be healed again.
         self.futile: dict[tuple[Any, str], float] = {}
+        # (Region, code) to the key id its last heal got, until the healed call goes through: a call
+        # refused with it meanwhile, on any thread, is a heal that did not help.
+        self.healed_to: dict[tuple[Any, str], str] = {}
 
     def signed(self, request: Any = None, **kwargs: Any) -> None:
         """Record the access key id the attempt was signed with (``request-created``, after the signer)."""
@@ -144,21 +147,27 @@ class _Healer:
         """Return 0 (retry now) for a call refused for the entry's credentials and healed; None (no opinion) else."""
         context: dict[str, Any] = (request_dict or {}).get("context") or {}
         code, refused = _refusal(response), context.get(_SIGNED_WITH)
-        if code is None or refused is None or refused not in self.handed_out:
-            return None  # no refusal, unsigned, or signed with keys that are not the entry's
-        region, now = context.get("client_region"), _clock.now()
-        first = context.get(_HEALED)
-        if first is not None:
-            # Healed once, refused again: new credentials do not cure this refusal.
-            for refusal in {first, code}:
+        region, first = context.get("client_region"), context.get(_HEALED)
+        if code is None:
+            if first is not None and response is not None:
+                self.healed_to.pop((region, first), None)  # the healed call went through: its credentials work
+            return None
+        if refused is None or refused not in self.handed_out:
+            return None  # unsigned, or signed with keys that are not the entry's
+        now = _clock.now()
+        if first is not None or self.healed_to.get((region, code)) == refused:
+            # Refused again with the credentials a heal got (this call's, or another's still on trial):
+            # new credentials do not cure this refusal.
+            for refusal in {first or code, code}:
                 self.futile[(region, refusal)] = now + HEAL_BACKOFF_SECONDS
+                self.healed_to.pop((region, refusal), None)  # the trial is over: after the back-off, heal anew
             return None
         if self.futile.get((region, code), 0.0) > now:
             return None
         context[_HEALED] = code
-        return self._heal(refused, code)
+        return self._heal(refused, code, region)
 
-    def _heal(self, refused: str, code: str) -> int | None:
+    def _heal(self, refused: str, code: str, region: Any) -> int | None:
         try:
             # Only the refused credentials: a replacement a concurrent refresh made serves, no AssumeRole.
             self.invalidate(refused)
@@ -169,6 +178,7 @@ class _Healer:
             return None
         if current.access_key_id == refused:
             return None  # the entry hands out the refused credentials still: a retry would be refused too
+        self.healed_to[(region, code)] = current.access_key_id
         logger.info("AWS refused a call's credentials (%s); retrying it once with new ones", code)
         if self.retried is not None:
             try:

@@ -177,7 +177,8 @@ class SharedCache:
         deadline, backoff
             Seconds to wait for another process's fetch (then fetch too); seconds a failure holds off every fetch.
         read, failures_after
-            False (``force_fetch``): no file read, no back-off. A failure at or before this epoch time is ignored.
+            False (``force_fetch``): no file read, no back-off. A failure at or before this epoch time is
+            ignored, and so is one of this process (the back-off is for the others).
         role_arn
             The RoleArn asked for: credentials of another role, or of no known role, are removed, not served.
 
@@ -197,8 +198,10 @@ class SharedCache:
             found = _unexpired(record, now())
             if found is not None and usable(*found):
                 return found[0], found[1], False
-            if record is not None and record.failure is not None and record.failure.at > failures_after:
-                _back_off(record.failure, now() - record.failure.at, backoff)
+            failure = record.failure if record is not None else None
+            # The back-off spares N workers a retry each; this process's own failures are its own to retry.
+            if failure is not None and failure.at > failures_after and failure.pid != os.getpid():
+                _back_off(failure, now() - failure.at, backoff)
             started = now()
             try:
                 creds = assume()
@@ -255,6 +258,8 @@ class SharedCache:
         return record
 
     def _write(self, name: str, record: _Record) -> None:
+        if _state.stubbed:
+            return  # a fetch that began before sts_stub was active ends while it is: none of it reaches /tmp
         # Written aside, then renamed over: a reader sees the old file or the new one, never half of one.
         temporary = self._path(name, f".{os.urandom(8).hex()}.tmp")
         try:
@@ -342,9 +347,9 @@ class SharedCache:
 
 def _back_off(failure: _Failure, age: float, backoff: float) -> None:
     if 0 <= age < backoff:
-        where = "this process" if failure.pid == os.getpid() else "another process of this environment"
         message = (
-            f"AssumeRole of {failure.role_arn or 'the role'} failed in {where} {age:.1f} s ago "
+            f"AssumeRole of {failure.role_arn or 'the role'} failed in process {failure.pid} of this environment "
+            f"{age:.1f} s ago "
             f"({failure.code or 'no error code'}); not retried for another {backoff - age:.1f} s"
         )
         raise SharedBackoffError(message, role_arn=failure.role_arn, code=failure.code, age=age)

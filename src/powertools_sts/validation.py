@@ -407,3 +407,42 @@ def validate_refresh_margin(refresh_margin: Any) -> float:
             f"refresh_margin must be a number of seconds >= 0, at most 43200, got {refresh_margin}"
         )
     return seconds
+
+
+def validate_clients(boto3_session: Any, boto3_client: Any, boto_config: Any) -> None:
+    """Refuse a ``boto3_session``, ``boto3_client`` or ``boto_config`` that could never sign an STS call.
+
+    botocore checks a ``Config``'s timeouts and region only when a client is built, at the first fetch:
+    each is checked here, when the provider or the ``sts`` layer is built.
+
+    Example
+    -------
+    >>> from botocore.config import Config
+    >>> validate_clients(None, None, Config(connect_timeout=-1))
+    Traceback (most recent call last):
+    ...
+    powertools_sts.exceptions.ConfigurationError: boto_config: connect_timeout must be a number of seconds > 0, got -1
+    """
+    from botocore.config import Config  # loaded already: Powertools' provider base imports boto3
+
+    if boto3_session is not None and not callable(getattr(boto3_session, "client", None)):
+        raise ConfigurationError(f"boto3_session must be a boto3 Session, got {type(boto3_session).__name__}")
+    if boto3_client is not None and not callable(getattr(boto3_client, "assume_role", None)):
+        raise ConfigurationError(f"boto3_client must be a boto3 STS client, got {type(boto3_client).__name__}")
+    if boto_config is None:
+        return
+    if not isinstance(boto_config, Config):
+        raise ConfigurationError(f"boto_config must be a botocore.config.Config, got {type(boto_config).__name__}")
+    for field in ("connect_timeout", "read_timeout"):
+        value = getattr(boto_config, field)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+            raise ConfigurationError(f"boto_config: {field} must be a number of seconds > 0, got {value!r}")
+    region = getattr(boto_config, "region_name", None)  # set by Config's constructor; the stubs do not know it
+    if region is not None:
+        from botocore.exceptions import InvalidRegionError
+        from botocore.utils import validate_region_name
+
+        try:
+            validate_region_name(region)
+        except InvalidRegionError:
+            raise ConfigurationError(f"boto_config: region_name {region!r} is not a region name") from None

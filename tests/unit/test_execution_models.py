@@ -392,20 +392,44 @@ def test_a_positive_max_age_bounds_the_age_of_what_the_shared_cache_serves(moto_
     assert moto_sts.assume_role_calls == 2
 
 
-def test_after_clear_caches_a_failure_of_this_process_is_not_held_against_it(proxy, private_tmp):
+def test_after_clear_caches_a_failure_of_another_process_is_not_held_against_this_one(proxy, private_tmp):
+    import multiprocessing
+
     import powertools_sts
     from powertools_sts.exceptions import SharedBackoffError
 
     client = boto3.client("sts", endpoint_url=proxy.url, config=quick())
     provider = STSProvider(boto3_client=client, shared_cache=True)
     proxy.set_mode("denied")
-    with pytest.raises(AssumeRoleError) as denied:
-        provider.get(ROLE)
-    assert denied.value.code == "AccessDenied"
-    with pytest.raises(SharedBackoffError, match="failed in this process"):  # not "in another process"
-        STSProvider(boto3_client=client, shared_cache=True).get(ROLE)
+    worker = multiprocessing.get_context("fork").Process(target=_fail_once, args=(proxy.url,))
+    worker.start()
+    worker.join(30)
+    assert (worker.exitcode, proxy.requests) == (0, 1)
+    with pytest.raises(SharedBackoffError, match=r"failed in process \d+ of this environment"):
+        provider.get(ROLE)  # another worker failed moments ago: no call
     assert proxy.requests == 1
     proxy.set_mode("pass")
     powertools_sts.clear_caches()
     assert provider.get(ROLE).access_key_id  # fetched anew, not SharedBackoffError with 0 calls
     assert proxy.requests == 2
+
+
+def test_a_failure_of_this_process_is_never_held_against_it_with_the_shared_cache(proxy, private_tmp):
+    # Found attacking the shared cache: an entry whose prefetch failed was refused by the first
+    # invocation with SharedBackoffError for 5 s, though the process's own failures are never cached.
+    name = unique("prefetch")
+    proxy.set_mode("denied")
+    handler = sts(fetch_data={name: ROLE}, shared_cache=True, boto_config=quick())(
+        lambda event, context: get_credentials(name)
+    )
+    wait_until(lambda: proxy.requests == 1, "the prefetch")
+    wait_until(lambda: not [t for t in threading.enumerate() if t.name == "powertools-sts-prefetch"], "its end")
+    proxy.set_mode("pass")
+    assert invoke(handler).access_key_id  # fetched again, at once
+    assert proxy.requests == 2
+
+
+def _fail_once(url: str) -> None:
+    client = boto3.client("sts", endpoint_url=url, config=quick())
+    with pytest.raises(AssumeRoleError, match="AccessDenied"):
+        STSProvider(boto3_client=client, shared_cache=True).get(ROLE)

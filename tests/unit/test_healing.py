@@ -534,6 +534,43 @@ def test_a_refusal_new_credentials_cannot_cure_is_not_healed_again_for_a_while(m
     invoke(handler)
 
 
+def test_a_call_refused_with_the_credentials_of_a_heal_still_on_trial_heals_nothing(moto_sts, proxy):
+    # Found attacking the back-off: a call first signed with the credentials a heal had just got, refused
+    # while the healed call's retry was still out, dropped them and fetched again: 2 heals, not 1.
+    name, bucket = unique(), unique("bucket")
+
+    def body() -> Any:
+        s3 = get_client(name, "s3")
+        s3.create_bucket(Bucket=bucket)
+        calls = moto_sts.assume_role_calls
+        proxy.every_key = REFUSALS["InvalidClientTokenId"]
+        retry_out, go_on = threading.Event(), threading.Event()
+
+        def gate(number: int) -> None:
+            if number == 1:  # the healed call's retry: held until the second call was refused
+                retry_out.set()
+                go_on.wait(10)
+
+        proxy.gate = gate
+        proxy.clear()
+
+        def healed_call() -> None:
+            with pytest.raises(ClientError, match="InvalidClientTokenId"):
+                s3.put_object(Bucket=bucket, Key="a", Body=b"x")
+
+        first = threading.Thread(target=healed_call)
+        first.start()
+        assert retry_out.wait(10)
+        with pytest.raises(ClientError, match="InvalidClientTokenId"):
+            s3.put_object(Bucket=bucket, Key="b", Body=b"x")  # signed with the heal's credentials
+        go_on.set()
+        first.join(10)
+        assert moto_sts.assume_role_calls == calls + 1  # one heal
+        assert len(proxy.keys()) == 3
+
+    invoke(decorated(name, body))
+
+
 def test_a_client_with_keys_of_its_own_is_not_healed(moto_sts, proxy, caplog):
     name, bucket, own = unique(), unique("bucket"), "AKIDOWNKEYS000000001"
     observer = Observer()

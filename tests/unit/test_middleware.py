@@ -1271,7 +1271,12 @@ def test_a_chained_layer_refuses_its_own_session_or_client(moto_sts, option):
 
 
 @pytest.mark.parametrize(
-    "name", ["aws_request_id", "get_remaining_time_in_millis", "function-name", "tenant_id", "_aws_request_id", "log"]
+    "name",
+    [
+        *("aws_request_id", "get_remaining_time_in_millis", "function-name", "tenant_id", "_aws_request_id", "log"),
+        # Found attacking: these passed at import, then every invocation failed (or set a dunder silently).
+        *("__class__", "__dict__", "__weakref__", "__doc__", "__init__", "__repr__", "__eq__", "__custom__"),
+    ],
 )
 def test_set_to_context_refuses_a_name_that_shadows_a_context_attribute(moto_sts, name):
     with pytest.raises(ConfigurationError, match=rf"entry {name!r} would replace context\."):

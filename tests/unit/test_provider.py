@@ -33,6 +33,7 @@ from powertools_sts import (
     _state,
     assume_role,
     clear_caches,
+    sts,
 )
 from powertools_sts.freshness import Flight
 from powertools_sts.provider import BACKOFF_SECONDS, FLOOR_SECONDS, JITTER_FRACTION, default_role_session_name
@@ -1177,3 +1178,41 @@ def test_no_secret_in_any_log_record_or_error(moto_sts, sts_clock, caplog):
         for text in texts:
             assert creds.secret_access_key not in text
             assert creds.session_token not in text
+
+
+# -- found attacking the lean core: options refused when the provider is built, not at the first fetch ----
+
+
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        (Config(connect_timeout=-1), "connect_timeout"),
+        (Config(read_timeout=0), "read_timeout"),
+        (Config(read_timeout="x"), "read_timeout"),
+        (Config(connect_timeout=float("inf")), "connect_timeout"),
+        (Config(connect_timeout=float("nan")), "connect_timeout"),
+        (Config(region_name="not a region!"), "region_name"),
+    ],
+)
+def test_a_boto_config_that_could_never_work_is_refused_when_built(moto_sts, config, named):
+    with pytest.raises(ConfigurationError, match=f"boto_config: {named}"):
+        STSProvider(boto_config=config)
+    with pytest.raises(ConfigurationError, match=f"boto_config: {named}"):
+        sts(fetch_data={"reports": ROLE}, boto_config=config)
+    assert moto_sts.assume_role_calls == 0
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("boto3_client", "x"), ("boto3_client", object()), ("boto3_session", "x")],
+)
+def test_a_client_or_session_that_is_not_one_is_refused_when_built(option, value):
+    with pytest.raises(ConfigurationError, match=option):
+        STSProvider(**{option: value})
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_force_fetch_must_be_a_flag(moto_sts, value):
+    with pytest.raises(ConfigurationError, match="force_fetch"):
+        STSProvider().get(ROLE, force_fetch=value)
+    assert moto_sts.assume_role_calls == 0

@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import re
 import signal
 import stat
 import subprocess
@@ -618,7 +619,8 @@ def test_a_failure_in_one_process_backs_off_the_others(cache, directory, name, c
     err = info.value
     assert isinstance(err, AssumeRoleError)
     assert (err.code, err.role_arn, err.age) == ("Throttling", ROLE, pytest.approx(2.0))
-    assert "another process of this environment 2.0 s ago" in str(err)
+    assert re.search(r"failed in process \d+ of this environment 2\.0 s ago", str(err))
+    assert f"process {os.getpid()} " not in str(err)
     assert "Rate exceeded" not in str(err)
 
     clock[0] = failed_at + 5.0
@@ -636,40 +638,46 @@ def test_credentials_still_valid_stay_beside_a_failure(cache, directory, name, c
     creds, _, _ = fetch(cache, name, counting(calls), now=lambda: clock[0], **young)
 
     clock[0] = t0 + 2000  # past this process's refresh rule, an hour from expiry
-    with pytest.raises(AssumeRoleError) as info:
-        fetch(cache, name, throttled, now=lambda: clock[0], **young)
-    assert type(info.value) is AssumeRoleError
 
-    other = SharedCache.open(directory)
-    assert other is not None
-    assert other.read(name, now=lambda: clock[0]) == (creds, t0)  # to serve stale, as the provider decides
+    def failing_worker() -> str:
+        mine = SharedCache.open(directory)
+        assert mine is not None
+        with pytest.raises(AssumeRoleError) as info:
+            fetch(mine, name, throttled, now=lambda: clock[0], **young)
+        return type(info.value).__name__
+
+    assert outcome(*in_process(failing_worker)) == "AssumeRoleError"
+    assert cache.read(name, now=lambda: clock[0]) == (creds, t0)  # to serve stale, as the provider decides
     with pytest.raises(SharedBackoffError):
-        fetch(other, name, counting(calls), now=lambda: clock[0] + 1, **young)
+        fetch(cache, name, counting(calls), now=lambda: clock[0] + 1, **young)
     assert calls.value == 1
     with open(os.path.join(directory, f"{name}.json"), "rb") as file:
         doc = json.load(file)
-    assert doc["failure"] == {"at": t0 + 2000, "code": "Throttling", "role_arn": ROLE, "pid": os.getpid()}
+    assert doc["failure"]["at"] == t0 + 2000
+    assert (doc["failure"]["code"], doc["failure"]["role_arn"]) == ("Throttling", ROLE)
+    assert doc["failure"]["pid"] not in (os.getpid(), None)
     assert "Rate exceeded" not in json.dumps(doc)
 
 
-def test_a_failure_in_this_process_is_said_to_be_of_this_process(cache, name, calls):
+def test_a_failure_of_this_process_is_never_held_against_it(cache, name, calls):
+    # The back-off spares the other workers a retry each; in this process a failure is not cached (the
+    # provider's rule): an entry whose prefetch failed is fetched again by the first invocation.
     failed_at = time.time()
     with pytest.raises(AssumeRoleError):
         fetch(cache, name, throttled, now=lambda: failed_at)
-
-    with pytest.raises(SharedBackoffError) as info:
-        fetch(cache, name, counting(calls), now=lambda: failed_at + 1.0)
-    assert "failed in this process 1.0 s ago (Throttling)" in str(info.value)
-    assert "another process" not in str(info.value)
-    assert calls.value == 0
+    _, _, here = fetch(cache, name, counting(calls), now=lambda: failed_at + 1.0)
+    assert (here, calls.value) == (True, 1)
 
 
-def test_a_failure_at_or_before_failures_after_is_ignored(cache, name, calls):
+def test_a_failure_at_or_before_failures_after_is_ignored(cache, directory, name, calls):
     # What clear_caches() asks for: this process fetches anew rather than back off on a failure of before.
     failed_at = time.time()
-    with pytest.raises(AssumeRoleError):
-        fetch(cache, name, throttled, now=lambda: failed_at)
 
+    def failing_worker() -> None:
+        with pytest.raises(AssumeRoleError):
+            fetch(SharedCache.open(directory), name, throttled, now=lambda: failed_at)
+
+    outcome(*in_process(failing_worker))
     with pytest.raises(SharedBackoffError):
         fetch(cache, name, counting(calls), now=lambda: failed_at + 1.0, failures_after=failed_at - 0.001)
     creds, fetched_at, here = fetch(cache, name, counting(calls), now=lambda: failed_at + 1.0, failures_after=failed_at)
@@ -921,3 +929,13 @@ def test_a_child_forked_during_a_fetch_does_not_keep_the_lock(cache, directory, 
     finally:
         child_done.set()
         process.join(WAIT)
+
+
+def test_nothing_is_written_while_the_testing_stub_answers(cache, directory, name, calls, monkeypatch):
+    # Found attacking the plugin: a prefetch that entered the shared cache before sts_stub was active
+    # wrote the stub's DiscardedByStub failure to /tmp when it landed.
+    monkeypatch.setattr(_state, "stubbed", True)
+    with pytest.raises(AssumeRoleError):
+        fetch(cache, name, throttled)
+    fetch(cache, name, counting(calls))
+    assert [entry for entry in os.listdir(directory) if entry.endswith((".json", ".tmp"))] == []

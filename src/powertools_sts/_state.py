@@ -22,6 +22,7 @@ import os
 import secrets
 import threading
 import weakref
+from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any, Protocol
 
@@ -29,6 +30,7 @@ from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDE
 
 __all__ = [
     "DEFAULT_PROVIDER_KEY",
+    "Around",
     "Resettable",
     "after_fork_in_child",
     "botocore_loader",
@@ -62,12 +64,37 @@ class Resettable(Protocol):
 #: Guards the registries of this module. Re-entrant: a registration may happen inside a look-up.
 lock = threading.RLock()
 _registered: weakref.WeakSet[Any] = weakref.WeakSet()
-#: The sts layers around the running invocation, outermost first: each layer pushes itself for its
-#: handler and pops itself after. A ContextVar, so that the stack follows the invocation into threads
-#: and branches that run in a copy of its context (the copy shares this list). A list set once per
-#: context rather than a tuple set per invocation: ContextVar.set and reset cost twice the rest of a
-#: warm invocation.
-invocation: ContextVar[list[Any]] = ContextVar("powertools_sts_invocation")
+
+
+class Around:
+    """The sts layers around the running invocation: ``layers`` is ``(innermost, (next, (...)))`` or None.
+
+    Each layer links itself in for the time of its handler and unlinks itself after. It is held by a
+    ContextVar (:data:`invocation`), set once per thread or context, so that the layers follow the
+    invocation into threads and branches that run in a copy of its context (which share this object).
+    A mutable object set once rather than a value set per invocation: ``ContextVar.set`` and ``reset``
+    cost as much as the rest of a warm invocation.
+
+    Example
+    -------
+    >>> around = Around(); around.layers = ("inner", ("outer", None))
+    >>> list(around)
+    ['inner', 'outer']
+    """
+
+    __slots__ = ("layers",)
+
+    def __init__(self) -> None:
+        self.layers: tuple[Any, Any] | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        node = self.layers
+        while node is not None:
+            yield node[0]
+            node = node[1]
+
+
+invocation: ContextVar[Around] = ContextVar("powertools_sts_invocation")
 #: Providers shared by the layers of one signing configuration (weak values: they live with their layers).
 shared_providers: weakref.WeakValueDictionary[tuple[Any, ...], Any] = weakref.WeakValueDictionary()
 #: Entry name to the live entries that bear it, and the memo of a name's only bearer.

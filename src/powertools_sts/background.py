@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -109,10 +110,11 @@ def stop(timeout: float = 5.0) -> list[str]:
     with _state.lock:
         threads = list(_state.tasks)
         _state.stopping.set()
+    deadline = time.monotonic() + timeout
     try:
         for thread in threads:
             if thread is not threading.current_thread():
-                thread.join(timeout)
+                thread.join(max(0.0, deadline - time.monotonic()))
     finally:
         _state.stopping.clear()
     return sorted(thread.name for thread in threads if thread.is_alive())

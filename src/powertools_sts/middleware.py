@@ -321,11 +321,12 @@ def _middleware(layer: _Layer) -> Callable[..., Any]:
     current = _state.invocation.get
 
     def sts(handler: Callable[..., Any], event: Any, context: Any, **kwargs: Any) -> Any:
-        layers = current(None)
-        if layers is None:
-            layers = []
-            _state.invocation.set(layers)  # once per thread or context, not per invocation
-        layers.append(layer)
+        around = current(None)
+        if around is None:
+            around = _state.Around()
+            _state.invocation.set(around)  # once per thread or context, not per invocation
+        outer = around.layers
+        around.layers = (layer, outer)
         try:
             # The hot path: one clock read against the earliest end of freshness of the layer's entries.
             if not _clock.now() < layer.deadline:
@@ -338,10 +339,7 @@ def _middleware(layer: _Layer) -> Callable[..., Any]:
             # reaches the user's Metrics here, on the invocation's thread, before log_metrics flushes.
             if layer.pending:
                 layer.observer.deliver()  # type: ignore[union-attr]  # pending is () without observers
-            if layers[-1] is layer:
-                layers.pop()
-            else:  # a thread sharing this context (a copy of it) pushed a layer meanwhile
-                layers.remove(layer)
+            around.layers = outer
 
     sts.__qualname__ = "sts"  # the factory names its "## sts" subsegment and its log lines after it
     middleware: Callable[..., Any] = lambda_handler_decorator(sts, trace_execution=layer.options.traced)

@@ -1,6 +1,6 @@
 """Which ``sts`` entry a name means: ``get_credentials``, ``get_session``, ``get_client``, ``invalidate``.
 
-Each layer pushes itself on ``_state.invocation`` (a ``ContextVar``) around its handler. So a name
+Each layer links itself into ``_state.invocation`` (a ``ContextVar``) around its handler. So a name
 resolves inside the handler and whatever it calls, and in threads and branches that run in a copy of the invocation's context (``contextvars.copy_context()``, the Durable Execution
 SDK's ``map`` and ``parallel``), only to the entries of those layers: a handler never gets another
 handler's entry. Outside an invocation a name resolves when exactly one entry configuration in the
@@ -29,9 +29,14 @@ from .exceptions import ConfigurationError
 __all__ = ["get_client", "get_credentials", "get_session", "hub_entry", "invalidate", "register_names"]
 
 
+def _around() -> list[Any]:
+    around = _state.invocation.get(None)
+    return list(around) if around is not None else []  # innermost first
+
+
 def _names_of(layers: list[Any]) -> list[str]:
     names: list[str] = []
-    for layer in reversed(layers):
+    for layer in layers:
         names.extend(name for name in layer.slots if name not in names)
     return names
 
@@ -88,16 +93,16 @@ def _outside(name: str) -> Any:
 
 
 def _entry(name: str) -> Any:
-    layers = _state.invocation.get(None)
+    layers = _around()
     if not layers:
         return _outside(name)
-    for layer in reversed(layers):  # innermost first
+    for layer in layers:
         slot = layer.slots.get(name)
         if slot is not None:
             return slot
     scope = _names_of(layers)
     raise ConfigurationError(
-        f"no entry named {name!r} in the sts layers around this invocation of handler {layers[-1].handler_name} "
+        f"no entry named {name!r} in the sts layers around this invocation of handler {layers[0].handler_name} "
         f"(names in scope: {scope}{_close(name, scope)})"
     )
 
@@ -112,8 +117,8 @@ def hub_entry(name: str, entries: list[str]) -> Any:
     ConfigurationError
         When neither has it (``entries`` are the chained layer's own names, left out of the message).
     """
-    layers = _state.invocation.get(None) or []
-    for layer in reversed(layers):
+    layers = _around()
+    for layer in layers:
         slot = layer.slots.get(name)
         if slot is not None:
             return slot

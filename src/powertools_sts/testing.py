@@ -267,8 +267,9 @@ class STSStub:
 
     def stop(self) -> None:
         """Stop answering, detach from every client, and empty the package's caches again (the fixture's end)."""
-        from . import clear_caches
+        from . import background, clear_caches
 
+        background.stop()  # the package's threads of this test end here, answered by the stub, not in the next
         self._active = False
         for client in list(self._clients):
             events = client.meta.events

@@ -17,7 +17,7 @@ do not.
 
 ``--write`` stores the figures in ``docs/snippets/reliability/make-test.txt`` (or ``soak.txt``) and
 renders from both files the summary table ``summary-table.txt``; the fault table
-(``faults-table.txt``) and the suite's parameters (``parameters.txt``) are rendered from the test
+(``faults-table.txt``), the edges table (``edges-table.txt``) and the suite's parameters (``parameters.txt``) are rendered from the test
 modules themselves. The tables are markdown in ``.txt`` files: mkdocs would build a ``.md`` file
 under ``docs/`` as a page of its own. The page includes these files;
 ``tests/reliability/test_report.py`` checks them against the code.
@@ -229,6 +229,17 @@ def render_faults() -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_edges() -> str:
+    """The edges table, from ``tests/reliability/edges.py``: each promise of issue 18 and its test."""
+    from tests.reliability.edges import EDGES
+
+    lines = ["| Fault | Before | Now | Test |", "|---|---|---|---|"]
+    for edge in EDGES:
+        path, name = edge.test.split("::")
+        lines.append(f"| {edge.fault} | {edge.before} | {edge.now} | `{path.rsplit('/', 1)[-1]}::{name}` |")
+    return "\n".join(lines) + "\n"
+
+
 def render_parameters() -> str:
     """The suite's parameters, read from the test modules: the sizes the page's prose quotes."""
     from hypothesis import settings
@@ -281,6 +292,7 @@ def main(argv: list[str] | None = None) -> None:
         (SNIPPETS / RUNS["make soak" if args.soak else "make test"]).write_text("\n".join(lines) + "\n")
         (SNIPPETS / "summary-table.txt").write_text(render_summary(read("make test"), read("make soak")))
         (SNIPPETS / "faults-table.txt").write_text(render_faults())
+        (SNIPPETS / "edges-table.txt").write_text(render_edges())
         (SNIPPETS / "parameters.txt").write_text(render_parameters())
         print(f"written: {', '.join(sorted(p.name for p in SNIPPETS.iterdir()))}")
 

@@ -25,6 +25,7 @@ SOAK = Path("docs/snippets/reliability/soak.txt")
 SUMMARY = Path("docs/snippets/reliability/summary-table.txt")
 FAULTS = Path("docs/snippets/reliability/faults-table.txt")
 PARAMETERS = Path("docs/snippets/reliability/parameters.txt")
+EDGES = Path("docs/snippets/reliability/edges-table.txt")
 RUNNING = Path("docs/snippets/reliability/running.sh")
 
 
@@ -43,6 +44,16 @@ def test_the_summary_is_rendered_from_the_stored_figures() -> None:
 
 def test_the_fault_table_is_the_one_the_fault_tests_assert() -> None:
     assert _text(FAULTS) == report.render_faults()
+
+
+def test_the_edges_table_is_the_list_and_every_test_it_names_exists() -> None:
+    from tests.reliability import edges
+
+    assert _text(EDGES) == report.render_edges()
+    for edge in edges.EDGES:
+        path, name = edge.test.split("::")
+        source = (ROOT / path).read_text()
+        assert re.search(rf"^def {name}\(", source, re.MULTILINE), edge.test
 
 
 def test_the_parameters_are_those_of_the_test_modules() -> None:
@@ -103,7 +114,7 @@ def test_every_number_in_the_page_is_one_the_report_prints() -> None:
         line = re.sub(r"^\s*\d+\. ", "", line)  # the numbers of a numbered list
         line = re.sub(r"\b[0-9a-f]{7}\b", "", line)  # commits
         prose.append(line)
-    printed = _numbers("\n".join(_text(path) for path in (MAKE_TEST, SOAK, SUMMARY, FAULTS, PARAMETERS)))
+    printed = _numbers("\n".join(_text(path) for path in (MAKE_TEST, SOAK, SUMMARY, FAULTS, PARAMETERS, EDGES)))
     unprinted = sorted(_numbers("\n".join(prose)) - printed, key=float)
     assert unprinted == []
 

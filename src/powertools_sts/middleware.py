@@ -96,7 +96,7 @@ class _Slot:
                 f"entry {self.name!r}: aws_client_assume_role={self.layer.options.hub!r} is not bound to an outer "
                 "sts layer yet; its credentials can be had inside the decorated handler only"
             )
-        creds, until = self.provider._credentials_for(
+        creds, until = self.provider.cache.get(
             self.key, self.params, self.max_age, entry=self.name, background=background, observer=self.layer.observer
         )
         if self.max_age == 0:

@@ -51,7 +51,6 @@ from .validation import (
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
-    from .events import RefreshObserver
 else:  # the stubs are a development dependency; at run time the annotation resolves to botocore's client
     from botocore.client import BaseClient as STSClient
 
@@ -457,19 +456,6 @@ class STSProvider(BaseProvider):
         if client is not None:
             self._budget = budget  # the client's config does not change; the default one may be replaced
         return budget
-
-    def _credentials_for(
-        self,
-        key: Any,
-        params: dict[str, Any],
-        max_age: float | None,
-        force_fetch: bool = False,
-        entry: str | None = None,
-        background: bool = False,
-        observer: RefreshObserver | None = None,
-    ) -> tuple[Credentials, float]:
-        """Credentials for validated parameters and the time until which they may be reused (the sts layer's way in)."""
-        return self.cache.get(key, params, max_age, force_fetch, entry, background, observer)
 
     def _invalidate_key(self, key: Any, access_key_id: str | None) -> None:
         refused = self.cache.invalidate(key, access_key_id)

@@ -853,7 +853,7 @@ def test_an_entry_name_is_in_the_error(clock):
     provider = STSProvider(boto3_client=client)
     params = {"RoleArn": ROLE}
     with pytest.raises(AssumeRoleError) as raised:
-        provider._credentials_for((None, None, cache_key_of(params)), params, None, entry="orders")
+        provider.cache.get((None, None, cache_key_of(params)), params, None, entry="orders")
     assert raised.value.entry == "orders"
     assert raised.value.code == "Throttling"
     assert str(raised.value).startswith(f"AssumeRole failed for entry 'orders' (role {ROLE}): Throttling")

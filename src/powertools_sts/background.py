@@ -77,6 +77,9 @@ def run_weakly(owner: Any, method: Callable[[Any], None], what: str) -> Future[N
     ref = weakref.ref(owner)
 
     def task() -> None:
+        # First let the thread that started this one go on (an invocation, whose read began a refresh
+        # ahead): without this, the new thread keeps the GIL for up to the switch interval (5 ms).
+        time.sleep(0)
         target = ref()
         if target is not None and not _state.stopping.is_set():
             method(target)

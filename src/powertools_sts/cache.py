@@ -134,6 +134,11 @@ class CredentialCache:
             served = self._serve_or_fetch(*request, may_ask_again=False)
         return served
 
+    def fresh(self, key: Any, max_age: float | None) -> bool:
+        """Whether ``get`` would serve ``key`` from the cache now (a refresh ahead may start, never a wait)."""
+        cached = self.entries.get(key)
+        return cached is not None and _clock.now() < cached.fresh_until(max_age)
+
     def _reuse_until(self, cached: CachedEntry, max_age: float | None) -> float:
         """Return until when a reader may reuse ``cached`` without asking the cache again.
 

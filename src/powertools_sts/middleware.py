@@ -105,6 +105,10 @@ class _Slot:
         self.state = (creds, until)
         return creds
 
+    def cached(self) -> bool:
+        """Whether the provider would serve this entry from its cache now, without waiting on STS."""
+        return self.provider is not None and self.max_age != 0 and self.provider.cache.fresh(self.key, self.max_age)
+
     def _reset(self) -> None:
         self.state = (None, -_INF)
 
@@ -201,14 +205,17 @@ class _Layer:
         every = self.options.max_age == 0
         due = [slot for slot in self.slots.values() if every or not now < slot.state[1]]
         failures: dict[str, AssumeRoleError] = {}
-        if len(due) == 1:
+        # An entry its provider serves from the cache is read here; the others are fetched concurrently.
+        fetched = [slot for slot in due if not slot.cached()]
+        inline = due if len(fetched) <= 1 else [slot for slot in due if slot not in fetched]
+        for slot in inline:
             try:
-                due[0].refresh()
+                slot.refresh()
             except AssumeRoleError as exc:
-                failures[due[0].name] = exc
-        elif due:
+                failures[slot.name] = exc
+        if len(fetched) > 1:
             entity = current_entity()
-            futures = [(slot, background.run(_traced(entity, slot.refresh), "refresh")) for slot in due]
+            futures = [(slot, background.run(_traced(entity, slot.refresh), "refresh")) for slot in fetched]
             for slot, future in futures:
                 try:
                     future.result()

@@ -165,6 +165,7 @@ class STSProvider(BaseProvider):
         self._client: STSClient | None = boto3_client if boto3_client is None else _botocore.protect(boto3_client)
         self._client_lock = threading.Lock()
         self._budget: float | None = None
+        self._signer: tuple[str, float] = ("", -float("inf"))  # (who signs, until when that is trusted)
         # Credentials or failures that other processes recorded before this provider's last reset are not taken.
         self._reset_at = -float("inf")
         # Entry key to the access key id of credentials refused while they may still be in the shared file.
@@ -417,6 +418,7 @@ class STSProvider(BaseProvider):
         self._reset_at = _clock.now()
         self._client = self._boto3_client
         self._budget = None
+        self._signer = ("", -float("inf"))
 
     def _after_fork(self) -> None:
         """In a forked child: new locks, no flights, an STS client of its own; fresh credentials are kept."""
@@ -424,6 +426,7 @@ class STSProvider(BaseProvider):
         self._client_lock = threading.Lock()
         # The client's connection pool holds the parent's sockets. A client the user gave is theirs.
         self._client = self._boto3_client
+        self._signer = ("", -float("inf"))
 
     # -- the STS call ---------------------------------------------------------------------------------
 
@@ -509,9 +512,17 @@ class STSProvider(BaseProvider):
         return _state.shared_cache
 
     def _signer_identity(self) -> str:
-        """Who signs this provider's AssumeRole, stable across processes: the access key id and the endpoint."""
-        client = self._sts_client()
-        return f"{_botocore.client_access_key(client) or 'unsigned'}@{client.meta.endpoint_url}"
+        """Who signs this provider's AssumeRole, stable across processes: the access key id and the endpoint.
+
+        Read from a presigned URL (about a millisecond of signing), so kept for a minute: a key rotated
+        meanwhile only names another file, which costs one AssumeRole, never another signer's credentials.
+        """
+        identity, until = self._signer
+        if _clock.now() >= until:
+            client = self._sts_client()
+            identity = f"{_botocore.client_access_key(client) or 'unsigned'}@{client.meta.endpoint_url}"
+            self._signer = (identity, _clock.now() + 60.0)
+        return identity
 
     def _sts_client(self) -> STSClient:
         client = self._client

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from . import _clock, _state
+from . import _clock, _state, background
 from .credentials import Credentials
 from .exceptions import AssumeRoleError, SharedBackoffError
 
@@ -297,7 +297,8 @@ class SharedCache:
                     if time.monotonic() >= give_up:
                         logger.warning(_OVERRUN, deadline)
                         break
-                    time.sleep(pause)  # short at first: a neighbour's refresh takes a few hundred ms
+                    if background.wait(pause):  # short at first: a neighbour's refresh takes a few hundred ms
+                        break  # the package is stopping its threads: fetch without the lock, or give up
                     pause = min(pause * 2, 0.05)
                 except OSError:  # ENOLCK and the like: fetch without the lock rather than fail
                     break

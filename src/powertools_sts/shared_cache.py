@@ -21,8 +21,9 @@ import re
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from . import _clock, _state, background
@@ -49,16 +50,22 @@ _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}")
 _ROLE = re.compile(r"arn:([\w-]+):iam::(\d{12}):role/(?:[!-~]*/)?([\w+=,.@-]+)")  # <path/> then <role name>
 _ASSUMED_ROLE = re.compile(r"arn:([\w-]+):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/[\w+=,.@-]+")
 # What each part of a file holds, exactly; a kind ending in "?" may be null too. A bool is no number.
-_KINDS: dict[str, Callable[[Any], bool]] = {
-    "text": lambda value: isinstance(value, str) and value != "",
-    "number": lambda value: type(value) in (int, float) and math.isfinite(value),
-    "int": lambda value: type(value) is int,
-    "object": lambda value: isinstance(value, dict),
-}
-_FILE = {"version": "int", "fetched_at": "number?", "credentials": "object?", "failure": "object?"}
-_CREDENTIALS = dict.fromkeys(("access_key_id", "secret_access_key", "session_token"), "text")
-_CREDENTIALS.update(expiration="number", assumed_role_arn="text?")
-_FAILURE = {"at": "number", "code": "text?", "role_arn": "text?", "pid": "int"}
+_KINDS: Mapping[str, Callable[[Any], bool]] = MappingProxyType(
+    {
+        "text": lambda value: isinstance(value, str) and value != "",
+        "number": lambda value: type(value) in (int, float) and math.isfinite(value),
+        "int": lambda value: type(value) is int,
+        "object": lambda value: isinstance(value, dict),
+    }
+)
+_FILE = MappingProxyType({"version": "int", "fetched_at": "number?", "credentials": "object?", "failure": "object?"})
+_CREDENTIALS = MappingProxyType(
+    {
+        **dict.fromkeys(("access_key_id", "secret_access_key", "session_token"), "text"),
+        **{"expiration": "number", "assumed_role_arn": "text?"},
+    }
+)
+_FAILURE = MappingProxyType({"at": "number", "code": "text?", "role_arn": "text?", "pid": "int"})
 
 
 class _Failure(NamedTuple):
@@ -414,7 +421,7 @@ def _str_keys(material: object) -> None:
         _str_keys(item)
 
 
-def _valid(value: Any, fields: dict[str, str]) -> bool:
+def _valid(value: Any, fields: Mapping[str, str]) -> bool:
     """Whether ``value`` is a JSON object of exactly ``fields``, each of its kind (see ``_KINDS``)."""
     if not (isinstance(value, dict) and value.keys() == fields.keys()):
         return False

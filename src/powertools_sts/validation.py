@@ -34,6 +34,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from .exceptions import ConfigurationError
@@ -52,23 +53,25 @@ ASSUME_ROLE_PARAMETERS: tuple[str, ...] = (
 MAX_CHAINED_DURATION = 3600
 
 #: By STS operation: the parameters accepted, and the required ones the package supplies when absent.
-_OPERATIONS = {"AssumeRole": (ASSUME_ROLE_PARAMETERS, ("RoleSessionName",))}
+_OPERATIONS = MappingProxyType({"AssumeRole": (ASSUME_ROLE_PARAMETERS, ("RoleSessionName",))})
 _MFA = ("SerialNumber", "TokenCode")
 _SECRET = ("ExternalId", "Policy")  # their messages state the rule, never the value
 #: Rules the model does not state, by field (a list's items share the list's field name). AWS: "You can
 #: provide up to 10 managed policy ARNs"; session policies "can't exceed 2,048 characters".
-_EXTRA_FORMAT = {
-    "RoleArn": (
-        r"(?a)arn:aws(?:-[a-z]+)*:iam::\d{12}:role/(?:[\x21-\x7e]+/)*[\w+=,.@-]{1,64}",
-        "an IAM role ARN, arn:aws:iam::<12 digits>:role/<name>",
-    ),
-    "PolicyArns arn": (r"(?a)arn:aws(?:-[a-z]+)*:iam::(?:\d{12}|aws):policy/[\x21-\x7e]+", "an IAM policy ARN"),
-}
-_EXTRA_REQUIRED = {"PolicyArns": ("arn",), "ProvidedContexts": ("ProviderArn", "ContextAssertion")}
-_EXTRA_MAX_ITEMS = {"PolicyArns": 10}
+_EXTRA_FORMAT = MappingProxyType(
+    {
+        "RoleArn": (
+            r"(?a)arn:aws(?:-[a-z]+)*:iam::\d{12}:role/(?:[\x21-\x7e]+/)*[\w+=,.@-]{1,64}",
+            "an IAM role ARN, arn:aws:iam::<12 digits>:role/<name>",
+        ),
+        "PolicyArns arn": (r"(?a)arn:aws(?:-[a-z]+)*:iam::(?:\d{12}|aws):policy/[\x21-\x7e]+", "an IAM policy ARN"),
+    }
+)
+_EXTRA_REQUIRED = MappingProxyType({"PolicyArns": ("arn",), "ProvidedContexts": ("ProviderArn", "ContextAssertion")})
+_EXTRA_MAX_ITEMS = MappingProxyType({"PolicyArns": 10})
 _POLICY_MAX, _POLICY_INT_MAX, _POLICY_MAX_DEPTH = 2048, 2**53 - 1, 64
 #: The model's integer shapes are 32-bit and its long shapes 64-bit, whatever range they state.
-_INT_LIMIT = {"integer": 2**31, "long": 2**63}
+_INT_LIMIT = MappingProxyType({"integer": 2**31, "long": 2**63})
 
 # -- the model's patterns ----------------------------------------------------------------------------
 
@@ -78,7 +81,7 @@ _ITEM = (
     r"|\\u(10[0-9A-Fa-f]{4}|[1-9A-Fa-f][0-9A-Fa-f]{4}|[0-9A-Fa-f]{4})|\\(.)|(.)"
 )
 #: Java's ``\d``, ``\s`` and ``\w`` are ASCII (without UNICODE_CHARACTER_CLASS, which STS does not set).
-_ASCII = {"d": ((48, 57),), "s": ((9, 13), (32, 32)), "w": ((48, 57), (65, 90), (95, 95), (97, 122))}
+_ASCII = MappingProxyType({"d": ((48, 57),), "s": ((9, 13), (32, 32)), "w": ((48, 57), (65, 90), (95, 95), (97, 122))})
 
 
 @functools.cache

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -1004,7 +1005,8 @@ def test_get_scoped_credentials_is_checked_by_the_same_code(monkeypatch):
     if "GetScopedCredentials" not in model["operations"]:
         pytest.skip("this botocore's STS model has no GetScopedCredentials")
     accepted = ("Policy", "DurationSeconds", "ScopedSessionDescription")
-    monkeypatch.setitem(validation._OPERATIONS, "GetScopedCredentials", (accepted, ()))
+    operations = {**validation._OPERATIONS, "GetScopedCredentials": (accepted, ())}
+    monkeypatch.setattr(validation, "_OPERATIONS", MappingProxyType(operations))
     params = {"Policy": POLICY, "DurationSeconds": 129600, "ScopedSessionDescription": "nightly report \u00e9"}
     out = validation._validate("GetScopedCredentials", params, "scoped")
     assert out["Policy"] == json.dumps(POLICY, separators=(",", ":"), sort_keys=True)

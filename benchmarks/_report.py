@@ -99,6 +99,7 @@ def _targets(r: Results) -> Iterator[tuple[Any, ...]]:
         ("warm_10", "sts_10", "10 fresh entries", 3),
         ("warm_metrics", "sts_1_metrics", "1 fresh entry and metrics= set", 2),
         ("warm_otel", "sts_1_otel", "1 fresh entry and OpenTelemetry capture on", 2),
+        ("warm_linked", "sts_1_shared_name", "1 fresh entry beside another layer (linked into the context)", 2),
     ):
         text = f"warm overhead with {what} <= {limit}x the no-op middleware's"
         yield 1, id_, text, warm[name]["median"], "<=", limit, "x"
@@ -173,11 +174,15 @@ def _warm(r: Results) -> list[str]:
     cells += [col(w["sts_calls_during_timing"], str)]
     return [
         table(header, rows(w["labels"], *cells)),
-        f"{w['rounds']} rounds; in each, every handler in turn (the order rotating) runs the best of 3 batches of "
-        f"{w['calls_per_round']:,} invocations ({w['sts_calls_per_round']} for the one calling STS), the garbage "
-        "collector off. Overheads (less the bare handler's time) and ratios are taken within a round. The sts layers "
-        "sign through a counting proxy (the last column); the BaseProvider row is a trivial subclass whose `get` hits "
-        "its cache; the last row calls moto, its own process, at every invocation.",
+        f"Each sts handler runs in a process of its own beside the bare handler and the no-op middleware, as a "
+        f"Lambda function's one handler does (processes: {w.get('processes', 'one')}); the bare and no-op rows pool "
+        f"every process. {w['rounds']} rounds per process; in each, every handler in turn (the order rotating) runs "
+        f"the best of 3 batches of {w['calls_per_round']:,} invocations ({w['sts_calls_per_round']} for the one "
+        "calling STS), the garbage collector off. Overheads (less the bare handler's time) and ratios are taken "
+        "within a round. A layer alone in its process skips the ContextVar that names resolve through; the "
+        "shared-name handler has another layer beside it, so it links into the context at every invocation. The "
+        "sts layers sign through a counting proxy (the last column); the BaseProvider row is a trivial subclass "
+        "whose `get` hits its cache; the last row calls moto, its own process, at every invocation.",
     ]
 
 

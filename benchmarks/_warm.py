@@ -1,8 +1,12 @@
-"""(1) Warm overhead per invocation and (2) getting a client, measured side by side in this process."""
+"""(1) Warm overhead per invocation, each sts variant in a process of its own, and (2) getting a client."""
 
 from __future__ import annotations
 
 import gc
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -17,6 +21,8 @@ from aws_lambda_powertools.utilities.parameters.base import BaseProvider
 from botocore.config import Config
 
 from powertools_sts import clear_caches, get_client, get_credentials, sts
+
+BENCHMARKS = os.path.dirname(os.path.abspath(__file__))
 
 EVENT: dict[str, Any] = {"path": "/orders", "httpMethod": "GET"}
 
@@ -69,73 +75,115 @@ WARM_VARIANTS = {
 }
 
 
-def build_warm_handlers(sts_client: Any, direct_client: Any) -> dict[str, Callable[..., Any]]:
-    """The handlers, each entry name unique in the process except in the shared-name variant."""
-    provider, arn = TrivialProvider(), roles(1)["entry0"]
+# Each sts variant runs in a process of its own beside the bare handler and the no-op middleware, as a Lambda
+# function's one handler does: a layer alone in its process skips the ContextVar that names resolve through. The
+# shared-name variant has two layers in its process, so it shows what linking into the context costs.
+PROCESSES = (("sts_1",), ("sts_10",), ("sts_1_shared_name",), ("sts_1_metrics",), ("sts_1_otel",))
+PROCESSES += (("provider_get", "assume_role_each"),)
+KEPT: list[Any] = []
+
+
+def build_warm_handlers(
+    variants: tuple[str, ...], sts_client: Any, direct_client: Any
+) -> dict[str, Callable[..., Any]]:
+    """The bare and no-op handlers and ``variants``; entry names unique in the process but in the shared-name one."""
+    arn = roles(1)["entry0"]
 
     def layer(fetch_data: dict[str, str], cache_key: str, **options: Any) -> Any:
         return sts(fetch_data=fetch_data, boto3_client=sts_client, cache_key=cache_key, **options)
 
-    shared = layer({"shared": arn}, "bench-warm-shared")(bare)
-    layer({"shared": roles(2)["entry1"]}, "bench-warm-shared-other")(bare)  # the other layer with that name
-    try:  # OpenTelemetry capture, or a plain layer when the otel extra is missing
-        import opentelemetry.instrumentation.botocore  # noqa: F401
+    def build(name: str) -> Callable[..., Any]:
+        if name == "sts_1_shared_name":
+            # The other layer with that name, kept alive: two layers in the process link into the context.
+            KEPT.append(layer({"shared": roles(2)["entry1"]}, "bench-warm-shared-other")(bare))
+            return layer({"shared": arn}, "bench-warm-shared")(bare)  # type: ignore[no-any-return]
+        if name == "sts_1_metrics":
+            metrics = EphemeralMetrics(namespace="bench", service="bench")
+            return layer(roles(1, "warm_metrics"), "bench-warm-m", metrics=metrics)(bare)  # type: ignore[no-any-return]
+        if name == "sts_1_otel":
+            try:  # OpenTelemetry capture, or a plain layer when the otel extra is missing
+                import opentelemetry.instrumentation.botocore  # noqa: F401
 
-        otel: dict[str, Any] = {"aws_client_capture": "opentelemetry"}
-    except ImportError:
-        otel = {}
-    metrics = EphemeralMetrics(namespace="bench", service="bench")
-    handlers = {
-        "bare": bare,
-        "noop": noop(bare),
-        "sts_1": layer(roles(1, "warm_one"), "bench-warm-1")(bare),
-        "sts_1_metrics": layer(roles(1, "warm_metrics"), "bench-warm-m", metrics=metrics)(bare),
-        "sts_1_otel": layer(roles(1, "warm_otel"), "bench-warm-o", **otel)(bare),
-        "sts_10": layer(roles(10, "warm_ten"), "bench-warm-10")(bare),
-        "sts_1_shared_name": shared,
-        "provider_get": lambda event, context: provider.get("name"),
-        "assume_role_each": lambda event, context: direct_client.assume_role(RoleArn=arn, RoleSessionName="bench"),
-    }
+                otel: dict[str, Any] = {"aws_client_capture": "opentelemetry"}
+            except ImportError:
+                otel = {}
+            return layer(roles(1, "warm_otel"), "bench-warm-o", **otel)(bare)  # type: ignore[no-any-return]
+        if name == "provider_get":
+            provider = TrivialProvider()
+            return lambda event, context: provider.get("name")
+        if name == "assume_role_each":
+            return lambda event, context: direct_client.assume_role(RoleArn=arn, RoleSessionName="bench")
+        count = int(name.removeprefix("sts_"))
+        return layer(roles(count, f"warm_{count}"), f"bench-warm-{count}")(bare)  # type: ignore[no-any-return]
+
+    handlers = {"bare": bare, "noop": noop(bare), **{name: build(name) for name in variants}}
     context = make_context()
     for handler in handlers.values():  # the first invocation waits for the prefetch; then all are warm
         handler(EVENT, context)
     return handlers
 
 
+def child(arguments: str) -> None:
+    """In a process of its own: time the bare handler, the no-op middleware and the variants; print JSON."""
+    plan = json.loads(arguments)
+    sts_client = boto3.client("sts", endpoint_url=plan["proxy"])
+    calls = [0]
+    sts_client.meta.events.register("before-call.sts.*", lambda **_: calls.__setitem__(0, calls[0] + 1))
+    handlers = build_warm_handlers(tuple(plan["variants"]), sts_client, boto3.client("sts", endpoint_url=plan["moto"]))
+    context, names = make_context(), list(handlers)
+    per_call: dict[str, list[float]] = {name: [] for name in names}
+    sts_during = {name: 0 for name in names if name.startswith("sts_")}
+    gc.collect()
+    for index in range(plan["rounds"]):
+        gc.disable()
+        try:
+            for name in rotated(names, index):
+                before, each = calls[0], name == "assume_role_each"
+                count = plan["sts_calls"] if each else plan["calls"]
+                per_call[name].append(_per_call_us(handlers[name], count, context, 1 if each else 3))
+                if name in sts_during:
+                    sts_during[name] += calls[0] - before
+        finally:
+            gc.enable()
+    print(json.dumps({"per_call_us": per_call, "sts_during": sts_during}))
+
+
 def measure_warm(ctx: Context, *, rounds: int, calls: int, sts_calls: int) -> dict[str, Any]:
-    """Per round, every variant in turn (order rotated); overhead = variant minus bare of that round."""
+    """Per process, round and variant in turn (order rotated); overhead = variant minus bare of that round."""
+    per_call: dict[str, list[float]] = {}
+    overhead: dict[str, list[float]] = {}
+    ratio: dict[str, list[float]] = {}
+    sts_during: dict[str, int] = {}
     with STSProxy(ctx.moto) as proxy:
-        # The sts layers sign through the counting proxy (proof that the timed invocations call no STS); the
-        # assume_role-per-invocation handler talks to moto directly.
-        handlers = build_warm_handlers(
-            boto3.client("sts", endpoint_url=proxy.url), boto3.client("sts", endpoint_url=ctx.moto)
-        )
-        context, names = make_context(), list(WARM_VARIANTS)
-        per_call: dict[str, list[float]] = {name: [] for name in names}
-        sts_during = {name: 0 for name in names if name.startswith("sts_")}
-        gc.collect()
-        for index in range(rounds):
-            gc.disable()
-            try:
-                for name in rotated(names, index):
-                    before, each = proxy.total_calls, name == "assume_role_each"
-                    per_call[name].append(
-                        _per_call_us(handlers[name], sts_calls if each else calls, context, 1 if each else 3)
-                    )
-                    if name in sts_during:
-                        sts_during[name] += proxy.total_calls - before
-            finally:
-                gc.enable()
-    overhead = {n: [v - b for v, b in zip(per_call[n], per_call["bare"], strict=True)] for n in names if n != "bare"}
-    ratio = {n: [v / o for v, o in zip(values, overhead["noop"], strict=True)] for n, values in overhead.items()}
+        # The sts layers sign through the proxy; the assume_role-per-invocation handler talks to moto directly.
+        for variants in PROCESSES:
+            plan = {"variants": variants, "rounds": rounds, "calls": calls, "sts_calls": sts_calls}
+            plan |= {"proxy": proxy.url, "moto": ctx.moto}
+            env = dict(ctx.env, PYTHONPATH=os.pathsep.join(filter(None, (BENCHMARKS, ctx.env.get("PYTHONPATH")))))
+            code = "import sys, _warm; _warm.child(sys.argv[1])"
+            done = subprocess.run(
+                [sys.executable, "-c", code, json.dumps(plan)], env=env, capture_output=True, text=True, check=True
+            )
+            run = json.loads(done.stdout.splitlines()[-1])
+            times, sts_during = run["per_call_us"], sts_during | run["sts_during"]
+            base = times["bare"]
+            for name in ("noop", *variants):
+                over = [v - b for v, b in zip(times[name], base, strict=True)]
+                noop_over = [v - b for v, b in zip(times["noop"], base, strict=True)]
+                overhead.setdefault(name, []).extend(over)
+                if name != "noop":
+                    ratio[name] = [v / o for v, o in zip(over, noop_over, strict=True)]
+            for name in ("bare", "noop", *variants):
+                per_call.setdefault(name, []).extend(times[name])
     return {
         "labels": WARM_VARIANTS,
         "rounds": rounds,
+        "processes": [list(variants) for variants in PROCESSES],
         "calls_per_round": calls,
         "sts_calls_per_round": sts_calls,
         "per_call_us": {name: summary(values) for name, values in per_call.items()},
         "overhead_us": {name: summary(values) for name, values in overhead.items()},
-        "ratio_to_noop": {name: summary(values) for name, values in ratio.items() if name != "noop"},
+        "ratio_to_noop": {name: summary(values) for name, values in ratio.items()},
         "sts_calls_during_timing": sts_during,  # AssumeRole requests the sts layers made while timed
         "raw": {"per_call_us": per_call},
     }

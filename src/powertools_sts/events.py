@@ -64,8 +64,8 @@ class RefreshObserver(Protocol):
 class Deferred:
     """An observer that keeps events until :meth:`deliver`, then hands them to each observer in turn.
 
-    ``pending`` is the list of events not yet delivered: the layer's warm path reads only whether it
-    is empty.
+    ``pending`` is the list of events not yet delivered; ``kept`` is called after each one is kept
+    (the layer pulls its deadline in, so its next invocation delivers).
 
     Example
     -------
@@ -79,12 +79,14 @@ class Deferred:
     fetched
     """
 
-    __slots__ = ("_lock", "observers", "pending")
+    __slots__ = ("_lock", "kept", "observers", "pending")
 
     def __init__(self, observers: list[RefreshObserver]) -> None:
         self.observers = tuple(observers)
         self.pending: list[tuple[contextvars.Context, str, tuple[Any, ...]]] = []
         self._lock = threading.Lock()
+        #: Called after an event is kept (the layer then delivers at its next invocation).
+        self.kept: Callable[[], None] | None = None
 
     def refreshed(self, event: Refresh) -> None:
         """Keep ``event`` for the next delivery."""
@@ -102,6 +104,8 @@ class Deferred:
         context = contextvars.copy_context()
         with self._lock:
             self.pending.append((context, method, args))
+        if self.kept is not None:
+            self.kept()
 
     def deliver(self) -> None:
         """Hand every kept event to every observer, on this thread; an observer's failure is logged."""

@@ -4,9 +4,9 @@ Two paths, kept apart:
 
 - When ``sts(...)`` is applied (import, the Lambda INIT phase): every option is validated
   (:mod:`powertools_sts.options`) and every entry is prefetched on background threads.
-- Each invocation: the layer sets the invocation's layers (names resolve through them), then one clock
-  read against the layer's deadline, the earliest time any of its entries stops being fresh. Only past
-  it does the layer ask the provider.
+- Each invocation: one clock read against the layer's deadline, the earliest time any of its entries
+  stops being fresh. Only past it, or when the layer links itself into the invocation's context
+  (names resolve through it) or sets attributes on the Lambda context, does it take the whole step.
 
 Example
 -------
@@ -147,7 +147,7 @@ class _Layer:
 
     __slots__ = (
         *("__weakref__", "context_names", "deadline", "handler_name", "hub", "hub_per_invocation"),
-        *("observer", "options", "pending", "slots", "static_hub"),
+        *("alone", "linked", "observer", "options", "pending", "plain", "slots", "static_hub"),
     )
 
     def __init__(self, options: Options) -> None:
@@ -168,7 +168,24 @@ class _Layer:
         }
         self.context_names = context_attributes(self.slots) if options.set_to_context else ()
         self.handler_name = "?"  # module.function of the handler, once the layer is applied
+        self.link(True)  # until names.relink finds it alone in the process
+        self.alone = (self, None)  # its link when no other layer is around the invocation
+        if self.observer is not None:
+            self.observer.kept = self.wake
         _state.register(self)
+
+    def link(self, linked: bool) -> None:
+        """Say whether the layer links itself into the invocation's context (names.relink decides).
+
+        A plain layer (not linked, nothing set on the context) takes the hot path while its entries
+        are fresh.
+        """
+        self.linked = linked
+        self.plain = not linked and not self.context_names
+
+    def wake(self) -> None:
+        """Have the next invocation take the whole step and deliver what an observer kept."""
+        self.deadline = -_INF
 
     def use(self, provider: STSProvider, signer: Any) -> None:
         for slot in self.slots.values():
@@ -328,29 +345,50 @@ def _middleware(layer: _Layer) -> Callable[..., Any]:
     current = _state.invocation.get
 
     def sts(handler: Callable[..., Any], event: Any, context: Any, **kwargs: Any) -> Any:
-        around = current(None)
-        if around is None:
-            around = _state.Around()
-            _state.invocation.set(around)  # once per thread or context, not per invocation
-        outer = around.layers
-        around.layers = (layer, outer)
-        try:
-            # The hot path: one clock read against the earliest end of freshness of the layer's entries.
-            if not _clock.now() < layer.deadline:
-                layer.prepare()
-            if layer.context_names:
-                layer.set_context(context)
-            return handler(event, context, **kwargs) if kwargs else handler(event, context)
-        finally:
-            # What the observers heard since the last invocation (a prefetch, a refresh, a healed call)
-            # reaches the user's Metrics here, on the invocation's thread, before log_metrics flushes.
-            if layer.pending:
-                layer.observer.deliver()  # type: ignore[union-attr]  # pending is () without observers
-            around.layers = outer
+        # The hot paths: every entry fresh (one clock read against the earliest end of freshness of the
+        # layer's entries; an observer's event pulls it in), and nothing to set on the Lambda context.
+        if _clock.now() < layer.deadline:
+            if layer.plain:  # alone in its process: no context to link into
+                return handler(event, context, **kwargs) if kwargs else handler(event, context)
+            around = current(None)
+            if around is not None and not layer.context_names:
+                outer = around.layers
+                around.layers = layer.alone if outer is None else (layer, outer)
+                try:
+                    return handler(event, context, **kwargs) if kwargs else handler(event, context)
+                finally:
+                    around.layers = outer
+        return _step(layer, handler, event, context, kwargs)
 
     sts.__qualname__ = "sts"  # the factory names its "## sts" subsegment and its log lines after it
     middleware: Callable[..., Any] = lambda_handler_decorator(sts, trace_execution=layer.options.traced)
     return middleware
+
+
+def _step(layer: _Layer, handler: Callable[..., Any], event: Any, context: Any, kwargs: dict[str, Any]) -> Any:
+    """Run the whole step: link the layer into the invocation's context, prepare its entries, deliver events."""
+    around = None
+    if layer.linked:
+        around = _state.invocation.get(None)
+        if around is None:
+            around = _state.Around()
+            _state.invocation.set(around)  # once per thread or context, not per invocation
+        outer = around.layers
+        around.layers = layer.alone if outer is None else (layer, outer)
+    try:
+        if not _clock.now() < layer.deadline:
+            layer.prepare()
+        if layer.context_names:
+            layer.set_context(context)
+        return handler(event, context, **kwargs) if kwargs else handler(event, context)
+    finally:
+        # What the observers heard (a prefetch, a refresh, a healed call) reaches the user's Metrics
+        # here, on the invocation's thread, before log_metrics flushes, even when the step failed. An
+        # event kept while no invocation of the layer takes this path pulls its deadline in: the next does.
+        if layer.pending:
+            layer.observer.deliver()  # type: ignore[union-attr]  # pending is () without observers
+        if around is not None:
+            around.layers = outer
 
 
 def _shared_provider(options: Options) -> STSProvider:

@@ -965,6 +965,8 @@ def test_a_typo_says_where_the_call_is_and_suggests_the_close_name(moto_sts):
         return get_client("report", "s3")
 
     handler = sts(fetch_data={"reports": ROLE, "audit": OTHER_ROLE}, disable_prefetch=True)(body)
+    # Another layer in the process: the layers link themselves into the invocation's context.
+    other = sts(fetch_data={unique("other"): ROLE}, disable_prefetch=True)(body)
     with pytest.raises(ConfigurationError) as raised:
         invoke(handler)
     message = str(raised.value)
@@ -974,6 +976,56 @@ def test_a_typo_says_where_the_call_is_and_suggests_the_close_name(moto_sts):
     assert "names in scope: ['reports', 'audit']; did you mean 'reports'?" in message
     with pytest.raises(ConfigurationError, match=r"outside any sts-decorated invocation.*did you mean 'reports'"):
         get_credentials("reportz")
+    del other
+
+
+def test_a_layer_alone_in_its_process_resolves_names_as_a_linked_one_would(moto_sts):
+    # One layer in the process skips the ContextVar: its names mean the same inside and outside its
+    # invocations. A second layer makes both link, so a handler never gets the other's entry.
+    result = run_python(
+        f"""
+        import gc, threading
+        from powertools_sts import get_credentials, sts, _state
+        from powertools_sts.exceptions import ConfigurationError
+
+        def body(event, context):
+            found = {{}}
+            thread = threading.Thread(target=lambda: found.update(key=get_credentials("reports").access_key_id))
+            thread.start(); thread.join()  # a thread with no copy of the context
+            try:
+                get_credentials("report")
+            except ConfigurationError as error:
+                found["typo"] = str(error)
+            return get_credentials("reports").access_key_id, found
+
+        first = sts(fetch_data={{"reports": {ROLE!r}}}, disable_prefetch=True)(body)
+        gc.collect()
+        assert [layer.linked for layer in _state.layers] == [False]
+        key, found = first({{}}, None)
+        assert found["key"] == key == get_credentials("reports").access_key_id
+        assert "in the sts layer of handler __main__.body, the only one in the process" in found["typo"], found
+        assert "did you mean 'reports'" in found["typo"]
+
+        def theirs(event, context):
+            return get_credentials("audit")
+
+        second = sts(fetch_data={{"audit": {OTHER_ROLE!r}}}, disable_prefetch=True)(body)
+        assert [layer.linked for layer in _state.layers] == [True, True]
+        try:
+            sts(fetch_data={{"reports": {ROLE!r}}}, disable_prefetch=True)(theirs)({{}}, None)
+        except ConfigurationError as error:
+            assert "no entry named 'audit' in the sts layers around this invocation" in str(error), error
+        else:
+            raise AssertionError("a handler got another handler's entry")
+        del second
+        gc.collect()
+        assert [layer.linked for layer in _state.layers] == [False]  # alone again
+        print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+    assert moto_sts.assume_role_calls == 1  # the three reports entries share one cache entry
 
 
 def test_a_module_imported_during_an_invocation_does_not_change_what_a_name_means(moto_sts):

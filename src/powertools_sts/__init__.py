@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .credentials import Credentials
-    from .exceptions import AssumeRoleError, ConfigurationError
+    from .exceptions import AssumeRoleError, ConfigurationError, TenantError
     from .middleware import sts
     from .names import get_client, get_credentials, get_session, invalidate
     from .provider import STSProvider, assume_role, clear_caches
@@ -26,6 +26,7 @@ __all__ = [
     "ConfigurationError",
     "Credentials",
     "STSProvider",
+    "TenantError",
     "assume_role",
     "clear_caches",
     "get_client",
@@ -42,6 +43,7 @@ _HOMES = MappingProxyType(
         "Credentials": ".credentials",
         "AssumeRoleError": ".exceptions",
         "ConfigurationError": ".exceptions",
+        "TenantError": ".exceptions",
         "sts": ".middleware",
         "get_client": ".names",
         "get_credentials": ".names",

@@ -68,7 +68,7 @@ _registered: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 class Around:
-    """The sts layers around the running invocation: ``layers`` is ``(innermost, (next, (...)))`` or None.
+    """The sts layers around the running invocation: ``layers`` is ``(innermost, (next, ...), tenant)`` or None.
 
     Each layer links itself in for the time of its handler and unlinks itself after. It is held by a
     ContextVar (:data:`invocation`), set once per thread or context, so that the layers follow the
@@ -78,7 +78,7 @@ class Around:
 
     Example
     -------
-    >>> around = Around(); around.layers = ("inner", ("outer", None))
+    >>> around = Around(); around.layers = ("inner", ("outer", None, None), None)
     >>> list(around)
     ['inner', 'outer']
     """
@@ -86,7 +86,7 @@ class Around:
     __slots__ = ("layers",)
 
     def __init__(self) -> None:
-        self.layers: tuple[Any, Any] | None = None
+        self.layers: tuple[Any, Any, Any] | None = None
 
     def __iter__(self) -> Iterator[Any]:
         node = self.layers

@@ -49,6 +49,8 @@ class Refresh(NamedTuple):
     code: str | None
     #: When the attempt ended (``time.time_ns()``): observers hear of it later, on the invocation's thread.
     ended_ns: int | None = None
+    #: The tenant of a per-tenant entry: a span attribute, never a metric dimension (cardinality).
+    tenant: str | None = None
 
 
 class RefreshObserver(Protocol):

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-__all__ = ["AssumeRoleError", "ConfigurationError", "SharedBackoffError", "copy_error"]
+__all__ = ["AssumeRoleError", "ConfigurationError", "SharedBackoffError", "TenantError", "copy_error"]
 
 
 class ConfigurationError(ValueError):
@@ -20,6 +20,20 @@ class ConfigurationError(ValueError):
     ... except ConfigurationError as exc:
     ...     print(exc)
     refresh_margin must be a number of seconds >= 0, at most 43200, got -1
+    """
+
+
+class TenantError(ConfigurationError):
+    """An invocation of a layer with per-tenant entries that cannot be served for its tenant, with no STS call.
+
+    It has no tenant, its tenant id is one STS would refuse where the entry puts it, or a client of
+    one tenant was used inside an invocation of another.
+
+    Example
+    -------
+    >>> from powertools_sts import TenantError, ConfigurationError
+    >>> issubclass(TenantError, ConfigurationError)
+    True
     """
 
 

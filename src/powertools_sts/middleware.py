@@ -23,7 +23,8 @@ import functools
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 # Imported at run time, not only for type checkers, so that typing.get_type_hints works on the public
@@ -34,12 +35,13 @@ from botocore.config import Config
 
 from . import _botocore, _clock, _state, background
 from .credentials import Credentials
-from .exceptions import AssumeRoleError, ConfigurationError
+from .exceptions import AssumeRoleError, ConfigurationError, TenantError
 from .execution import init_waits_for_prefetch
 from .names import hub_entry, register_names
-from .options import Options
+from .options import Options, entry_params
 from .provider import FLOOR_SECONDS, STSProvider
 from .sessions import SessionCache, value_key
+from .tenants import Tagged, Tenant, Tenants, guard, tenant_of_invocation
 from .tracing import OPENTELEMETRY, XRAY, capture_botocore, current_entity, run_traced
 from .validation import cache_key_of
 
@@ -67,10 +69,21 @@ _LAYERS = "__powertools_sts_layers__"
 class _Slot:
     """One ``fetch_data`` entry of one layer: its parameters, key, and the credentials it last handed out."""
 
-    __slots__ = ("__weakref__", "key", "layer", "max_age", "name", "params", "provider", "sessions", "state")
+    __slots__ = (
+        *("__weakref__", "key", "layer", "max_age", "name", "observer", "owner", "params", "provider", "sessions"),
+        *("state", "tenant"),
+    )
 
-    def __init__(self, layer: _Layer, name: str, params: dict[str, Any], max_age: float | None, region: Any) -> None:
+    def __init__(
+        self, layer: _Layer, name: str, params: dict[str, Any], max_age: float | None, region: Any,
+        tenant: str | None = None,
+    ) -> None:  # fmt: skip
         self.layer = layer
+        self.owner: Any = layer  # whose deadline an invalidation pulls in: the layer's, or its tenant's
+        self.tenant = tenant
+        self.observer: Any = (
+            layer.observer if tenant is None or layer.observer is None else Tagged(layer.observer, tenant)
+        )
         self.name = name
         self.params = params
         self.max_age = max_age
@@ -81,8 +94,9 @@ class _Slot:
         self.state: tuple[Credentials | None, float] = (None, -_INF)
         # The entry's clients heal: a call whose credentials AWS refuses drops them and is retried once.
         self.sessions = SessionCache(
-            self.credentials, invalidate=self.invalidate, retried=self.report_retry, default_region=region
-        )
+            self.credentials, invalidate=self.invalidate, retried=self.report_retry, default_region=region,
+            guard=None if tenant is None else guard(tenant, name),
+        )  # fmt: skip
 
     def credentials(self) -> Credentials:
         creds, until = self.state
@@ -97,7 +111,7 @@ class _Slot:
                 "sts layer yet; its credentials can be had inside the decorated handler only"
             )
         creds, until = self.provider.cache.get(
-            self.key, self.params, self.max_age, entry=self.name, background=background, observer=self.layer.observer
+            self.key, self.params, self.max_age, entry=self.name, background=background, observer=self.observer
         )
         if self.max_age == 0:
             # Not shared between invocations (the layer refetches at each one), but reused within one.
@@ -121,12 +135,12 @@ class _Slot:
         creds = self.state[0]
         if creds is not None and (access_key_id is None or creds.access_key_id == access_key_id):
             self.state = (None, -_INF)
-            self.layer.deadline = -_INF  # the next invocation prepares the entry again
+            self.owner.deadline = -_INF  # the next invocation prepares the entry again
 
     def report_retry(self) -> None:
         """Tell the layer's observers that one of the entry's calls was retried after a refusal."""
         if self.layer.observer is not None:
-            self.layer.observer.retried(self.name, self.params["RoleArn"])
+            self.observer.retried(self.name, self.params.get("RoleArn", "GetScopedCredentials"))
 
 
 class _ChainedProvider(STSProvider):
@@ -147,7 +161,8 @@ class _Layer:
 
     __slots__ = (
         *("__weakref__", "context_names", "deadline", "handler_name", "hub", "hub_per_invocation"),
-        *("alone", "linked", "observer", "options", "pending", "plain", "slots", "static_hub"),
+        *("alone", "linked", "observer", "options", "pending", "plain", "signing", "slots", "static_hub"),
+        "tenants",
     )
 
     def __init__(self, options: Options) -> None:
@@ -167,9 +182,11 @@ class _Layer:
             name: _Slot(self, name, params, options.max_age, region) for name, params in options.entries.items()
         }
         self.context_names = context_attributes(self.slots) if options.set_to_context else ()
+        self.signing: tuple[Any, Any] = (None, None)  # (provider, signer) of the per-tenant slots to come
+        self.tenants = Tenants(self, options.tenant_entries, options.max_tenants) if options.tenant_entries else None
         self.handler_name = "?"  # module.function of the handler, once the layer is applied
         self.link(True)  # until names.relink finds it alone in the process
-        self.alone = (self, None)  # its link when no other layer is around the invocation
+        self.alone = (self, None, None)  # its link when no other layer is around the invocation
         if self.observer is not None:
             self.observer.kept = self.wake
         _state.register(self)
@@ -180,7 +197,7 @@ class _Layer:
         A plain layer (not linked, nothing set on the context) takes the hot path while its entries
         are fresh.
         """
-        self.linked = linked
+        self.linked = linked = linked or self.tenants is not None  # a tenant is the invocation's own
         self.plain = not linked and not self.context_names
 
     def wake(self) -> None:
@@ -188,9 +205,32 @@ class _Layer:
         self.deadline = -_INF
 
     def use(self, provider: STSProvider, signer: Any) -> None:
-        for slot in self.slots.values():
+        self.signing = (provider, signer)
+        tenants = (
+            [] if self.tenants is None else [t for tenant in self.tenants.lru.values() for t in tenant.slots.values()]
+        )
+        for slot in [*self.slots.values(), *tenants]:
             slot.provider = provider
             slot.key = (self.options.cache_key, signer, cache_key_of(slot.params))
+
+    def tenant_slot(self, name: str, tenant_id: str, make: Callable[[str], Any]) -> _Slot:
+        """Return a new slot of per-tenant entry ``name`` for ``tenant_id``: its parameters called and validated."""
+        label = f"{name} (tenant {tenant_id!r})"
+        try:
+            spec = make(tenant_id)
+        except Exception as exc:
+            raise TenantError(f"entry {label}: its parameters callable raised {type(exc).__name__}: {exc}") from exc
+        try:
+            params = entry_params(spec, label, chained=self.options.hub is not None)
+        except ConfigurationError as exc:
+            raise TenantError(f"{exc} (no STS call was made)") from exc
+        region = getattr(self.options.boto3_session, "region_name", None)
+        slot = _Slot(self, name, params, self.options.max_age, region, tenant=tenant_id)
+        provider, signer = self.signing
+        if provider is not None:
+            slot.provider = provider
+            slot.key = (self.options.cache_key, signer, cache_key_of(params))
+        return slot
 
     def bind_hub(self, hub: _Slot) -> None:
         """Sign this layer's AssumeRole with the current credentials of ``hub`` (role chaining)."""
@@ -214,43 +254,17 @@ class _Layer:
         self.use(provider, ("chain", hub.key))
         self.hub = hub
 
-    def prepare(self) -> None:
-        """Make every entry usable for this invocation; raise one AssumeRoleError naming every failure."""
+    def prepare(self, tenant: Tenant | None = None) -> None:
+        """Make every entry usable for this invocation (``tenant``'s too); raise one AssumeRoleError naming every failure."""
         if self.options.hub is not None and (self.hub is None or self.hub_per_invocation):
             self._check_hub()
-        now = _clock.now()
         every = self.options.max_age == 0
-        due = [slot for slot in self.slots.values() if every or not now < slot.state[1]]
-        failures: dict[str, AssumeRoleError] = {}
-        # An entry its provider serves from the cache is read here; the others are fetched concurrently.
-        fetched = [slot for slot in due if not slot.cached()]
-        inline = due if len(fetched) <= 1 else [slot for slot in due if slot not in fetched]
-        for slot in inline:
-            try:
-                slot.refresh()
-            except AssumeRoleError as exc:
-                failures[slot.name] = exc
-        if len(fetched) > 1:
-            entity = current_entity()
-            futures = [(slot, background.run(_traced(entity, slot.refresh), "refresh")) for slot in fetched]
-            for slot, future in futures:
-                try:
-                    future.result()
-                except AssumeRoleError as exc:
-                    failures[slot.name] = exc
-        if failures:
-            first = next(iter(failures.values()))
-            if len(failures) == 1:
-                raise first
-            detail = "; ".join(str(exc) for exc in failures.values())
-            raise AssumeRoleError(
-                f"AssumeRole failed for {len(failures)} entries: {detail}",
-                role_arn=first.role_arn,
-                code=first.code,
-                entry=first.entry,
-                failures=failures,
-            ) from first
-        self.deadline = -_INF if every or self.hub_per_invocation else min(s.state[1] for s in self.slots.values())
+        if not _clock.now() < self.deadline:
+            until = _ready(self.slots.values(), every)
+            self.deadline = -_INF if every or self.hub_per_invocation else until
+        if tenant is not None and not _clock.now() < tenant.deadline:
+            until = _ready(tenant.slots.values(), every)
+            tenant.deadline = -_INF if every or self.hub_per_invocation else until
 
     def _check_hub(self) -> None:
         hub = self.static_hub or hub_entry(self.options.hub or "", sorted(self.slots))
@@ -272,15 +286,55 @@ class _Layer:
             ) from exc
 
     def _reset(self) -> None:
-        """Forget the credentials every entry last handed out (what ``clear_caches()`` does)."""
+        """Forget the credentials every entry last handed out (what ``clear_caches()`` does), and the tenants."""
         self.deadline = -_INF
         for slot in self.slots.values():
             slot._reset()
+        if self.tenants is not None:
+            self.tenants.clear()
 
     def _after_fork(self) -> None:
-        """Entries keep credentials still fresh by the clock; only the observers' lock is new."""
+        """Entries keep credentials still fresh by the clock; only the locks are new."""
         if self.observer is not None:
             self.observer._after_fork()
+        if self.tenants is not None:
+            self.tenants.lock = threading.Lock()
+
+
+def _ready(slots: Iterable[_Slot], every: bool) -> float:
+    """Refresh the slots that are due (concurrently, those not cached); return the earliest end of freshness."""
+    now = _clock.now()
+    due = [slot for slot in slots if every or not now < slot.state[1]]
+    failures: dict[str, AssumeRoleError] = {}
+    # An entry its provider serves from the cache is read here; the others are fetched concurrently.
+    fetched = [slot for slot in due if not slot.cached()]
+    inline = due if len(fetched) <= 1 else [slot for slot in due if slot not in fetched]
+    for slot in inline:
+        try:
+            slot.refresh()
+        except AssumeRoleError as exc:
+            failures[slot.name] = exc
+    if len(fetched) > 1:
+        entity = current_entity()
+        futures = [(slot, background.run(_traced(entity, slot.refresh), "refresh")) for slot in fetched]
+        for slot, future in futures:
+            try:
+                future.result()
+            except AssumeRoleError as exc:
+                failures[slot.name] = exc
+    if failures:
+        first = next(iter(failures.values()))
+        if len(failures) == 1:
+            raise first
+        detail = "; ".join(str(exc) for exc in failures.values())
+        raise AssumeRoleError(
+            f"AssumeRole failed for {len(failures)} entries: {detail}",
+            role_arn=first.role_arn,
+            code=first.code,
+            entry=first.entry,
+            failures=failures,
+        ) from first
+    return min((slot.state[1] for slot in slots), default=_INF)
 
 
 def _observers(options: Options) -> Deferred | None:
@@ -351,9 +405,9 @@ def _middleware(layer: _Layer) -> Callable[..., Any]:
             if layer.plain:  # alone in its process: no context to link into
                 return handler(event, context, **kwargs) if kwargs else handler(event, context)
             around = current(None)
-            if around is not None and not layer.context_names:
+            if around is not None and layer.tenants is None and not layer.context_names:
                 outer = around.layers
-                around.layers = layer.alone if outer is None else (layer, outer)
+                around.layers = layer.alone if outer is None else (layer, outer, None)
                 try:
                     return handler(event, context, **kwargs) if kwargs else handler(event, context)
                 finally:
@@ -367,6 +421,9 @@ def _middleware(layer: _Layer) -> Callable[..., Any]:
 
 def _step(layer: _Layer, handler: Callable[..., Any], event: Any, context: Any, kwargs: dict[str, Any]) -> Any:
     """Run the whole step: link the layer into the invocation's context, prepare its entries, deliver events."""
+    tenant = None
+    if layer.tenants is not None:  # refused here, before any STS call, without a tenant
+        tenant = layer.tenants.get(tenant_of_invocation(layer.options.tenant, event, context, layer.handler_name))
     around = None
     if layer.linked:
         around = _state.invocation.get(None)
@@ -374,10 +431,10 @@ def _step(layer: _Layer, handler: Callable[..., Any], event: Any, context: Any, 
             around = _state.Around()
             _state.invocation.set(around)  # once per thread or context, not per invocation
         outer = around.layers
-        around.layers = layer.alone if outer is None else (layer, outer)
+        around.layers = layer.alone if outer is None and tenant is None else (layer, outer, tenant)
     try:
-        if not _clock.now() < layer.deadline:
-            layer.prepare()
+        if not (_clock.now() < layer.deadline and (tenant is None or _clock.now() < tenant.deadline)):
+            layer.prepare(tenant)
         if layer.context_names:
             layer.set_context(context)
         return handler(event, context, **kwargs) if kwargs else handler(event, context)
@@ -459,6 +516,8 @@ def sts(
     shared_cache: bool | None = None,
     metrics: Metrics | EphemeralMetrics | None = None,
     metrics_entry_dimension: bool = False,
+    tenant: Callable[[Any, Any], str] | None = None,
+    max_tenants: int = 100,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a Lambda handler the credentials of other IAM roles, assumed through STS and cached.
 
@@ -468,8 +527,10 @@ def sts(
     Parameters
     ----------
     fetch_data:
-        Entry name to AssumeRole parameters (boto3 spelling, ``RoleArn`` required); a bare string is
-        short for ``{"RoleArn": s}``. (@middy/sts: ``fetchData``)
+        Entry name to AssumeRole parameters (boto3 spelling); a bare string is short for
+        ``{"RoleArn": s}``; without ``RoleArn``, GetScopedCredentials' (the function's own credentials
+        scoped down). A callable ``(tenant_id) -> parameters`` is a per-tenant entry: called once per
+        tenant, never prefetched. (@middy/sts: ``fetchData``)
     boto3_session, boto3_client, boto_config:
         As in :class:`STSProvider`. ``get_session(name)`` without a region takes ``boto3_session``'s
         region. (``AwsClient``, ``awsClientOptions``)
@@ -510,6 +571,12 @@ def sts(
         flushes them safely.
     metrics_entry_dimension:
         Also print each attempt at once as an EMF blob with an ``entry`` dimension. Needs ``metrics``.
+    tenant:
+        ``(event, context) -> tenant id`` of an invocation, for per-tenant entries; None:
+        ``context.tenant_id`` (Lambda's tenant isolation mode). An invocation without one is refused.
+    max_tenants:
+        The tenants each per-tenant entry keeps (least recently used out), with their sessions and
+        clients.
 
     Raises
     ------
@@ -530,6 +597,7 @@ def sts(
         disable_prefetch=disable_prefetch, cache_key=cache_key, max_age=max_age, set_to_context=set_to_context,
         refresh_margin=refresh_margin, trace_execution=trace_execution, prefetch_timeout=prefetch_timeout,
         shared_cache=shared_cache, metrics=metrics, metrics_entry_dimension=metrics_entry_dimension,
+        tenant=tenant, max_tenants=max_tenants,
     )  # fmt: skip
     if options.capture == XRAY:
         capture_botocore()

@@ -25,7 +25,7 @@ import boto3
 
 from . import _state
 from .credentials import Credentials
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, TenantError
 
 __all__ = ["get_client", "get_credentials", "get_session", "hub_entry", "invalidate", "register_names"]
 
@@ -38,7 +38,8 @@ def _around() -> list[Any]:
 def _names_of(layers: list[Any]) -> list[str]:
     names: list[str] = []
     for layer in layers:
-        names.extend(name for name in layer.slots if name not in names)
+        tenant_names = layer.tenants.factories if layer.tenants is not None else ()
+        names.extend(name for name in [*layer.slots, *tenant_names] if name not in names)
     return names
 
 
@@ -52,7 +53,8 @@ def _close(name: str, names: list[str]) -> str:
 def register_names(layer: Any) -> None:
     """Record the entry names of an applied layer, for the resolution outside an invocation."""
     with _state.lock:
-        for name, slot in layer.slots.items():
+        markers = layer.tenants.markers if layer.tenants is not None else {}
+        for name, slot in [*layer.slots.items(), *markers.items()]:
             _state.names.setdefault(name, weakref.WeakSet()).add(slot)
             _state.unique_names.pop(name, None)
         for name in [name for name, group in _state.names.items() if not group]:
@@ -96,6 +98,12 @@ def _only_bearer(name: str) -> tuple[Any, list[str]]:
 
 def _outside(name: str) -> Any:
     slot, known = _only_bearer(name)
+    if getattr(slot, "per_tenant", False):
+        raise TenantError(
+            f"entry {name!r} is per tenant, and the call is outside any invocation of its sts layer (handler "
+            f"{slot.layer.handler_name}), so there is no tenant to answer for: call it inside the handler, or in a "
+            "thread that runs in a copy of the invocation's context (contextvars.copy_context())"
+        )
     if slot is not None:
         return slot
     layers = list(_state.layers)
@@ -117,13 +125,19 @@ def _outside(name: str) -> Any:
 
 
 def _entry(name: str) -> Any:
-    layers = _around()
-    if not layers:
+    around = _state.invocation.get(None)
+    node = around.layers if around is not None else None
+    if node is None:
         return _outside(name)
-    for layer in layers:
+    layers = []
+    while node is not None:
+        layer, node, tenant = node
         slot = layer.slots.get(name)
+        if slot is None and tenant is not None:
+            slot = tenant.slots.get(name)  # a per-tenant entry: the invocation's tenant's
         if slot is not None:
             return slot
+        layers.append(layer)
     scope = _names_of(layers)
     raise ConfigurationError(
         f"no entry named {name!r} in the sts layers around this invocation of handler {layers[0].handler_name} "

@@ -14,7 +14,7 @@ Example
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
@@ -25,8 +25,8 @@ from .execution import prefetch_timeout_from_env, shared_cache_from_env
 from .tracing import capture_backend, require_xray_sdk
 from .validation import (
     MAX_CHAINED_DURATION,
-    validate_assume_role_params,
     validate_clients,
+    validate_entry_params,
     validate_max_age,
     validate_refresh_margin,
 )
@@ -40,23 +40,55 @@ def _flag(value: Any, name: str) -> bool:
     return value
 
 
-def _entries(fetch_data: Any, chained: bool) -> dict[str, dict[str, Any]]:
+def _entries(fetch_data: Any, chained: bool) -> tuple[dict[str, dict[str, Any]], dict[str, Callable[[str], Any]]]:
+    """Split ``fetch_data`` into validated static entries and per-tenant ones (callables)."""
     if not isinstance(fetch_data, Mapping) or not fetch_data:
         raise ConfigurationError(
             "fetch_data must be a non-empty mapping of entry name to AssumeRole parameters (or a RoleArn string)"
         )
-    entries = {}
+    entries, tenant_entries = {}, {}
     for name, spec in fetch_data.items():
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"fetch_data: entry names must be non-empty strings, got {name!r}")
-        params = validate_assume_role_params({"RoleArn": spec} if isinstance(spec, str) else spec, entry=name)
-        if chained and params.get("DurationSeconds", 0) > MAX_CHAINED_DURATION:
-            raise ConfigurationError(
-                f"entry {name!r}: DurationSeconds {params['DurationSeconds']} is over {MAX_CHAINED_DURATION}: AWS caps "
-                "a session assumed with assumed-role credentials (role chaining) at one hour"
-            )
-        entries[name] = params
-    return entries
+        if callable(spec):
+            tenant_entries[name] = spec
+            continue
+        entries[name] = entry_params({"RoleArn": spec} if isinstance(spec, str) else spec, name, chained)
+    return entries, tenant_entries
+
+
+def entry_params(spec: Any, entry: str, chained: bool) -> dict[str, Any]:
+    """Validate one entry's parameters (a tenant's, once per tenant); ``entry`` names it in errors.
+
+    Example
+    -------
+    >>> entry_params({"RoleArn": "arn:aws:iam::111122223333:role/r"}, "r", chained=False)
+    {'RoleArn': 'arn:aws:iam::111122223333:role/r'}
+    """
+    params = validate_entry_params(spec, entry=entry)
+    if chained and params.get("DurationSeconds", 0) > MAX_CHAINED_DURATION:
+        raise ConfigurationError(
+            f"entry {entry!r}: DurationSeconds {params['DurationSeconds']} is over {MAX_CHAINED_DURATION}: AWS caps "
+            "a session assumed with assumed-role credentials (role chaining) at one hour"
+        )
+    return params
+
+
+def _tenancy(tenant: Any, max_tenants: Any, tenant_entries: dict[str, Any], set_to_context: Any) -> None:
+    if tenant is not None and not callable(tenant):
+        raise ConfigurationError(f"tenant must be a callable (event, context) -> tenant id, or None, got {tenant!r}")
+    if tenant is not None and not tenant_entries:
+        raise ConfigurationError(
+            "tenant= names the tenant of per-tenant entries, and fetch_data has none: make an entry a callable "
+            "(tenant_id) -> parameters, or drop tenant="
+        )
+    if isinstance(max_tenants, bool) or not isinstance(max_tenants, int) or not 1 <= max_tenants <= 1_000_000:
+        raise ConfigurationError(f"max_tenants must be a whole number of tenants in 1..1000000, got {max_tenants!r}")
+    if tenant_entries and set_to_context is True:
+        raise ConfigurationError(
+            f"set_to_context=True cannot set per-tenant entries {sorted(tenant_entries)} on the Lambda context: read "
+            "them with get_credentials(name), which answers for the invocation's tenant"
+        )
 
 
 class Options:
@@ -71,6 +103,9 @@ class Options:
     """
 
     entries: dict[str, dict[str, Any]]
+    tenant_entries: dict[str, Callable[[str], Any]]
+    tenant: Callable[[Any, Any], Any] | None
+    max_tenants: int
     boto3_session: Any
     boto3_client: Any
     boto_config: Config | None
@@ -115,33 +150,28 @@ class Options:
         shared_cache: Any = None,
         metrics: Any = None,
         metrics_entry_dimension: Any = False,
+        tenant: Any = None,
+        max_tenants: Any = 100,
     ) -> Options:
         """Check every option; raise ``ConfigurationError`` naming the first that is wrong."""
         hub = aws_client_assume_role
         if hub is not None and (not isinstance(hub, str) or not hub):
             raise ConfigurationError(f"aws_client_assume_role must be an entry name, got {hub!r}")
-        entries = _entries(fetch_data, chained=hub is not None)
-        if hub in entries:
+        entries, tenant_entries = _entries(fetch_data, chained=hub is not None)
+        _tenancy(tenant, max_tenants, tenant_entries, set_to_context)
+        if hub in entries or hub in tenant_entries:
             raise ConfigurationError(
                 f"aws_client_assume_role={hub!r} names an entry of this same layer: the entry that signs must come "
                 "from an outer sts layer"
             )
-        if not isinstance(cache_key, str) or not cache_key:
-            raise ConfigurationError(f"cache_key must be a non-empty string, got {cache_key!r}")
+        _check_plain(cache_key, disable_prefetch, set_to_context, trace_execution, metrics, metrics_entry_dimension)
         capture = capture_backend(aws_client_capture)
-        for value, name in ((disable_prefetch, "disable_prefetch"), (set_to_context, "set_to_context")):
-            _flag(value, name)
-        if trace_execution is not None:
-            _flag(trace_execution, "trace_execution")
-        if _flag(metrics_entry_dimension, "metrics_entry_dimension") and metrics is None:
-            raise ConfigurationError("metrics_entry_dimension=True needs metrics= (a Powertools Metrics instance)")
-        if metrics is not None:
-            from .metrics import check_metrics
-
-            check_metrics(metrics)
         _check_clients(boto3_session, boto3_client, boto_config, hub)
         return cls(
             entries=entries,
+            tenant_entries=tenant_entries,
+            tenant=tenant,
+            max_tenants=max_tenants,
             boto3_session=boto3_session,
             boto3_client=boto3_client,
             boto_config=boto_config,
@@ -158,6 +188,23 @@ class Options:
             metrics=metrics,
             metrics_entry_dimension=metrics_entry_dimension,
         )
+
+
+def _check_plain(
+    cache_key: Any, disable_prefetch: Any, set_to_context: Any, trace_execution: Any, metrics: Any, dimension: Any
+) -> None:
+    if not isinstance(cache_key, str) or not cache_key:
+        raise ConfigurationError(f"cache_key must be a non-empty string, got {cache_key!r}")
+    for value, name in ((disable_prefetch, "disable_prefetch"), (set_to_context, "set_to_context")):
+        _flag(value, name)
+    if trace_execution is not None:
+        _flag(trace_execution, "trace_execution")
+    if _flag(dimension, "metrics_entry_dimension") and metrics is None:
+        raise ConfigurationError("metrics_entry_dimension=True needs metrics= (a Powertools Metrics instance)")
+    if metrics is not None:
+        from .metrics import check_metrics
+
+        check_metrics(metrics)
 
 
 def _check_clients(boto3_session: Any, boto3_client: Any, boto_config: Any, hub: str | None) -> None:

@@ -204,6 +204,8 @@ class SessionCache:
         Called once per healing retry (the entry's observers count them).
     default_region:
         The Region when none is asked for (``sts``'s ``boto3_session``'s); None: botocore's resolution.
+    guard:
+        A ``before-sign`` handler on every session (a tenant's refuses another tenant's invocation).
 
     Example
     -------
@@ -212,7 +214,7 @@ class SessionCache:
     True
     """
 
-    __slots__ = ("__weakref__", "_clients", "_healer", "_lock", "_sessions", "default_region", "source")
+    __slots__ = ("__weakref__", "_clients", "_guard", "_healer", "_lock", "_sessions", "default_region", "source")
 
     def __init__(
         self,
@@ -221,9 +223,11 @@ class SessionCache:
         invalidate: Callable[[str], None] | None = None,
         retried: Callable[[], None] | None = None,
         default_region: str | None = None,
+        guard: Callable[..., None] | None = None,
     ) -> None:
         self.source = source
         self.default_region = default_region
+        self._guard = guard
         self._healer = _Healer(source, invalidate, retried) if invalidate is not None else None
         self._sessions: dict[str | None, boto3.session.Session] = {}
         self._clients: dict[Any, Any] = {}
@@ -249,6 +253,8 @@ class SessionCache:
         healer, core = self._healer, botocore.session.get_session()  # the core boto3.Session() would create
         _botocore.use_credentials(core, self.source, None if healer is None else healer.handed_out.append)
         session = boto3.session.Session(botocore_session=core, region_name=region_name)
+        if self._guard is not None:  # a tenant's: refuses to sign inside another tenant's invocation
+            session.events.register("before-sign", self._guard, unique_id="powertools-sts-tenant")
         if healer is not None:
             # Generic and last: the signer's own "request-created.<service>" has run, the signature is there.
             session.events.register_last("request-created", healer.signed, unique_id="powertools-sts-signed-with")

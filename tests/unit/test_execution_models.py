@@ -336,7 +336,7 @@ def test_credentials_taken_from_another_process_are_no_sts_call_to_report(moto_s
         for i in range(2)
     ]
     for slot in list(_state.names[name]):
-        slot.layer.observer = Recorder()
+        slot.layer.observer = slot.observer = Recorder()
     for handler in handlers:
         invoke(handler)
     assert [event.outcome for event in events] == ["fetched"]  # the second layer read the first one's file

@@ -213,7 +213,7 @@ def invoke(handler: Callable[..., Any]) -> Any:
 def observe(name: str, observer: Any) -> None:
     """Set ``observer`` on the layer of entry ``name``."""
     for slot in _state.names[name]:
-        slot.layer.observer = observer
+        slot.layer.observer = slot.observer = observer
 
 
 def key_of(name: str) -> str:

@@ -87,8 +87,11 @@ def protect(client: Any) -> Any:
     >>> protect(client) is client
     True
     """
+    from .tenants import annotate
+
     redaction.install()
     client.meta.events.register("after-call-error", _mask_error, unique_id="powertools-sts-mask-error")
+    client.meta.events.register("before-call.sts", annotate, unique_id="powertools-sts-tenant")
     return client
 
 

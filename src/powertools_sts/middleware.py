@@ -41,7 +41,7 @@ from .names import hub_entry, register_names
 from .options import Options, entry_params
 from .provider import FLOOR_SECONDS, STSProvider
 from .sessions import SessionCache, value_key
-from .tenants import Tagged, Tenant, Tenants, guard, tenant_of_invocation
+from .tenants import Tagged, Tenant, Tenants, fetching, guard, tenant_of_invocation
 from .tracing import OPENTELEMETRY, XRAY, capture_botocore, current_entity, run_traced
 from .validation import cache_key_of
 
@@ -110,9 +110,14 @@ class _Slot:
                 f"entry {self.name!r}: aws_client_assume_role={self.layer.options.hub!r} is not bound to an outer "
                 "sts layer yet; its credentials can be had inside the decorated handler only"
             )
-        creds, until = self.provider.cache.get(
-            self.key, self.params, self.max_age, entry=self.name, background=background, observer=self.observer
-        )
+        token = fetching.set(self.tenant) if self.tenant is not None else None
+        try:
+            creds, until = self.provider.cache.get(
+                self.key, self.params, self.max_age, entry=self.name, background=background, observer=self.observer
+            )
+        finally:
+            if token is not None:
+                fetching.reset(token)
         if self.max_age == 0:
             # Not shared between invocations (the layer refetches at each one), but reused within one.
             until = creds.expiration.timestamp() - FLOOR_SECONDS

@@ -19,9 +19,11 @@ Example
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from . import _state
@@ -30,9 +32,11 @@ from .exceptions import TenantError
 if TYPE_CHECKING:
     from .middleware import _Layer, _Slot
 
-__all__ = ["Marker", "Tagged", "Tenant", "Tenants", "guard", "running", "tenant_of_invocation"]
+__all__ = ["Marker", "Tagged", "Tenant", "Tenants", "annotate", "fetching", "guard", "running", "tenant_of_invocation"]
 
 _INF = float("inf")
+#: The tenant whose credentials this context is fetching (an annotation of the X-Ray STS subsegment).
+fetching: ContextVar[str | None] = ContextVar("powertools_sts_fetching_tenant", default=None)
 
 
 def tenant_of_invocation(choose: Callable[[Any, Any], Any] | None, event: Any, context: Any, handler: str) -> str:
@@ -212,3 +216,21 @@ def guard(tenant_id: str, name: str) -> Callable[..., None]:
             )
 
     return check
+
+
+def annotate(**kwargs: Any) -> None:
+    """Annotate the X-Ray subsegment of an STS call made for a tenant with ``powertools_sts_tenant``.
+
+    A ``before-call`` handler of the package's STS clients; X-Ray only where aws-xray-sdk is loaded.
+
+    Example
+    -------
+    >>> annotate()  # no tenant is being fetched for: nothing to do
+    """
+    tenant = fetching.get()
+    recorder = sys.modules.get("aws_xray_sdk.core")
+    if tenant is None or recorder is None:
+        return
+    subsegment = recorder.xray_recorder.current_subsegment()
+    if subsegment is not None:
+        subsegment.put_annotation("powertools_sts_tenant", tenant)

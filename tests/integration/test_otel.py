@@ -8,6 +8,8 @@ the fault proxy where a test needs failures or the fake clock. botocore is instr
 
 from __future__ import annotations
 
+import json
+
 import http.server
 import logging
 import os
@@ -31,6 +33,7 @@ from opentelemetry.trace import StatusCode
 from powertools_sts import AssumeRoleError, ConfigurationError, get_client, get_credentials, sts
 from powertools_sts.otel import (
     ATTR_ENTRY,
+    ATTR_TENANT,
     ATTR_ERROR_CODE,
     ATTR_OUTCOME,
     ATTR_ROLE_ARN,
@@ -160,6 +163,30 @@ def test_one_entry_fetched_on_the_invoking_thread(moto_sts, exporter):
     assert (refresh.start_time or 0) <= (call.start_time or -1)
     assert (call.end_time or 1) <= (refresh.end_time or 0)
     assert keys[name].startswith("ASIA")
+    assert moto_sts.assume_role_calls == 1
+
+
+def test_the_refresh_span_of_a_tenants_fetch_carries_the_tenant_and_the_metrics_do_not(moto_sts, exporter):
+    name = unique()
+    metrics = EphemeralMetrics(namespace="PowertoolsSTSTest", service="otel")
+
+    @sts(
+        fetch_data={name: lambda tenant: {"RoleArn": ROLE, "Tags": [{"Key": "TenantID", "Value": tenant}]}},
+        aws_client_capture=OTEL,
+        metrics=metrics,
+    )
+    def handler(event: Any, context: Any) -> Any:
+        return get_credentials(name).access_key_id
+
+    context = lambda_context()
+    context.tenant_id = "acme"
+    with trace.get_tracer("test").start_as_current_span("invocation"):
+        assert handler({}, context).startswith("ASIA")
+
+    (refresh,) = named(exporter, REFRESH_SPAN)
+    assert (refresh.attributes or {})[ATTR_TENANT] == "acme"
+    assert "AssumeRoleCalls" in metrics.metric_set
+    assert "acme" not in json.dumps(metrics.serialize_metric_set())  # never a metric dimension (cardinality)
     assert moto_sts.assume_role_calls == 1
 
 

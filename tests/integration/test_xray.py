@@ -103,6 +103,17 @@ def test_capture_emits_an_sts_assume_role_subsegment_under_the_invocation(moto_s
     assert moto_sts.assume_role_calls == 1
 
 
+def test_the_sts_subsegment_of_a_tenants_fetch_is_annotated_with_the_tenant(moto_sts, xray_daemon):
+    result, entities = run_app("tenant", xray_daemon)
+
+    (handler,) = named(entities, "## handler")
+    (subsegment,) = named(entities, "sts")
+    assert_assume_role_subsegment(subsegment, handler)
+    assert subsegment.document["annotations"] == {"powertools_sts_tenant": "acme"}
+    assert json.loads(result.stdout)["reports"].startswith("ASIA")
+    assert moto_sts.assume_role_calls == 1  # per-tenant entries are never prefetched at INIT
+
+
 def test_fetches_on_worker_threads_follow_the_invocations_trace(moto_sts, xray_daemon):
     _, entities = run_app("two", xray_daemon)
 

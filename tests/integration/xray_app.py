@@ -11,6 +11,7 @@ Modes:
     two         capture on, two entries fetched during the invocation (on worker threads)
     trace       trace_execution=True, capture off
     trace-env   trace_execution left to POWERTOOLS_TRACE_MIDDLEWARES, capture off
+    tenant      capture on, one per-tenant entry, the invocation of tenant "acme"
     prefetch    capture on, two entries prefetched at INIT with no segment open; then, after a marker
                 line on stderr, a plain STS call at INIT as a control that the SDK does complain
 """
@@ -56,8 +57,11 @@ def body(event, context):
     return {name: get_credentials(name).access_key_id for name in event["entries"]}
 
 
-entries = {"reports": ROLE} if MODE == "one" else {"reports": ROLE, "audit": OTHER_ROLE}
-if MODE in ("one", "two"):
+entries = {"reports": ROLE} if MODE in ("one", "tenant") else {"reports": ROLE, "audit": OTHER_ROLE}
+if MODE == "tenant":
+    tagged = {"reports": lambda tenant: {"RoleArn": ROLE, "Tags": [{"Key": "TenantID", "Value": tenant}]}}
+    layer = sts(fetch_data=tagged, aws_client_capture=True)
+elif MODE in ("one", "two"):
     layer = sts(fetch_data=entries, aws_client_capture=True, disable_prefetch=True)
 elif MODE == "trace":
     layer = sts(fetch_data=entries, trace_execution=True, disable_prefetch=True)
@@ -87,7 +91,8 @@ else:
 
 # The invocation, as awslambdaric runs it.
 os.environ["_X_AMZN_TRACE_ID"] = TRACE_HEADER
-context = LambdaContext("req-1", None, None, int((time.time() + 300) * 1000), "arn:aws:lambda:::function:orders")
+deadline = int((time.time() + 300) * 1000)
+context = LambdaContext("req-1", None, None, deadline, "arn:aws:lambda:::function:orders", tenant_id="acme")
 result = handler({"entries": sorted(entries)}, context)
 print(json.dumps(result))
 

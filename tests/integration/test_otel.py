@@ -8,9 +8,8 @@ the fault proxy where a test needs failures or the fake clock. botocore is instr
 
 from __future__ import annotations
 
-import json
-
 import http.server
+import json
 import logging
 import os
 import subprocess
@@ -33,11 +32,11 @@ from opentelemetry.trace import StatusCode
 from powertools_sts import AssumeRoleError, ConfigurationError, get_client, get_credentials, sts
 from powertools_sts.otel import (
     ATTR_ENTRY,
-    ATTR_TENANT,
     ATTR_ERROR_CODE,
     ATTR_OUTCOME,
     ATTR_ROLE_ARN,
     ATTR_SECONDS_LEFT,
+    ATTR_TENANT,
     REFRESH_SPAN,
     RETRIED_EVENT,
 )

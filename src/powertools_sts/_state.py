@@ -12,7 +12,7 @@ through the :class:`Resettable` protocol, so no import circle can form.
 
 Example
 -------
->>> invocation.get(None) is None  # outside any invocation
+>>> invocation.get() is None  # outside any invocation
 True
 """
 
@@ -95,7 +95,7 @@ class Around:
             node = node[1]
 
 
-invocation: ContextVar[Around] = ContextVar("powertools_sts_invocation")
+invocation: ContextVar[Around | None] = ContextVar("powertools_sts_invocation", default=None)
 #: Providers shared by the layers of one signing configuration (weak values: they live with their layers).
 shared_providers: weakref.WeakValueDictionary[tuple[Any, ...], Any] = weakref.WeakValueDictionary()
 #: The applied sts layers alive (names.relink).

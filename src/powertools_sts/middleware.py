@@ -140,7 +140,7 @@ class _Slot:
         creds = self.state[0]
         if creds is not None and (access_key_id is None or creds.access_key_id == access_key_id):
             self.state = (None, -_INF)
-            self.owner.deadline = -_INF  # the next invocation prepares the entry again
+            self.owner.wake()  # the next invocation prepares the entry again
 
     def report_retry(self) -> None:
         """Tell the layer's observers that one of the entry's calls was retried after a refusal."""
@@ -166,7 +166,7 @@ class _Layer:
 
     __slots__ = (
         *("__weakref__", "context_names", "deadline", "handler_name", "hub", "hub_per_invocation"),
-        *("alone", "linked", "observer", "options", "pending", "plain", "signing", "slots", "static_hub"),
+        *("alone", "choose", "linked", "observer", "options", "pending", "plain", "signing", "slots", "static_hub"),
         "tenants",
     )
 
@@ -189,6 +189,7 @@ class _Layer:
         self.context_names = context_attributes(self.slots) if options.set_to_context else ()
         self.signing: tuple[Any, Any] = (None, None)  # (provider, signer) of the per-tenant slots to come
         self.tenants = Tenants(self, options.tenant_entries, options.max_tenants) if options.tenant_entries else None
+        self.choose = options.tenant
         self.handler_name = "?"  # module.function of the handler, once the layer is applied
         self.link(True)  # until names.relink finds it alone in the process
         self.alone = (self, None, None)  # its link when no other layer is around the invocation
@@ -206,8 +207,10 @@ class _Layer:
         self.plain = not linked and not self.context_names
 
     def wake(self) -> None:
-        """Have the next invocation take the whole step and deliver what an observer kept."""
+        """Have the next invocation take the whole step (to deliver what an observer kept, say)."""
         self.deadline = -_INF
+        if self.tenants is not None:
+            self.tenants.last.deadline = -_INF  # its deadline holds the layer's too
 
     def use(self, provider: STSProvider, signer: Any) -> None:
         self.signing = (provider, signer)
@@ -269,7 +272,8 @@ class _Layer:
             self.deadline = -_INF if every or self.hub_per_invocation else until
         if tenant is not None and not _clock.now() < tenant.deadline:
             until = _ready(tenant.slots.values(), every)
-            tenant.deadline = -_INF if every or self.hub_per_invocation else until
+            # The tenant's deadline holds the layer's, so that its hot path reads one of them.
+            tenant.deadline = -_INF if every or self.hub_per_invocation else min(until, self.deadline)
 
     def _check_hub(self) -> None:
         hub = self.static_hub or hub_entry(self.options.hub or "", sorted(self.slots))
@@ -406,11 +410,12 @@ def _middleware(layer: _Layer) -> Callable[..., Any]:
     def sts(handler: Callable[..., Any], event: Any, context: Any, **kwargs: Any) -> Any:
         # The hot paths: every entry fresh (one clock read against the earliest end of freshness of the
         # layer's entries; an observer's event pulls it in), and nothing to set on the Lambda context.
-        if _clock.now() < layer.deadline:
+        now = _clock.now()
+        if now < layer.deadline:
             if layer.plain:  # alone in its process: no context to link into
                 return handler(event, context, **kwargs) if kwargs else handler(event, context)
-            around = current(None)
-            if around is not None and layer.tenants is None and not layer.context_names:
+            around = current()
+            if around is not None and not layer.context_names:
                 outer = around.layers
                 around.layers = layer.alone if outer is None else (layer, outer, None)
                 try:
@@ -419,6 +424,30 @@ def _middleware(layer: _Layer) -> Callable[..., Any]:
                     around.layers = outer
         return _step(layer, handler, event, context, kwargs)
 
+    tenants, choose = layer.tenants, layer.options.tenant
+
+    def sts_tenant(handler: Callable[..., Any], event: Any, context: Any, **kwargs: Any) -> Any:
+        # The hot path of a layer with per-tenant entries (set_to_context is refused there): the same
+        # tenant as the last invocation (tenant isolation mode: always), its entries and the layer's fresh.
+        now = _clock.now()
+        tenant = tenants.last  # type: ignore[union-attr]  # never None: at first a tenant of no one, never fresh
+        if now < tenant.deadline:  # which holds the layer's deadline too (prepare, wake)
+            try:
+                named = context.tenant_id if choose is None else choose(event, context)
+            except AttributeError:
+                named = None
+            around = current()
+            if tenant.id == named and around is not None:
+                outer = around.layers
+                around.layers = tenant.alone if outer is None else (layer, outer, tenant)
+                try:
+                    return handler(event, context, **kwargs) if kwargs else handler(event, context)
+                finally:
+                    around.layers = outer
+        return _step(layer, handler, event, context, kwargs)
+
+    if tenants is not None:
+        sts = sts_tenant
     sts.__qualname__ = "sts"  # the factory names its "## sts" subsegment and its log lines after it
     middleware: Callable[..., Any] = lambda_handler_decorator(sts, trace_execution=layer.options.traced)
     return middleware
@@ -431,12 +460,12 @@ def _step(layer: _Layer, handler: Callable[..., Any], event: Any, context: Any, 
         tenant = layer.tenants.get(tenant_of_invocation(layer.options.tenant, event, context, layer.handler_name))
     around = None
     if layer.linked:
-        around = _state.invocation.get(None)
+        around = _state.invocation.get()
         if around is None:
             around = _state.Around()
             _state.invocation.set(around)  # once per thread or context, not per invocation
         outer = around.layers
-        around.layers = layer.alone if outer is None and tenant is None else (layer, outer, tenant)
+        around.layers = (layer.alone if tenant is None else tenant.alone) if outer is None else (layer, outer, tenant)
     try:
         if not (_clock.now() < layer.deadline and (tenant is None or _clock.now() < tenant.deadline)):
             layer.prepare(tenant)

@@ -31,7 +31,7 @@ __all__ = ["get_client", "get_credentials", "get_session", "hub_entry", "invalid
 
 
 def _around() -> list[Any]:
-    around = _state.invocation.get(None)
+    around = _state.invocation.get()
     return list(around) if around is not None else []  # innermost first
 
 
@@ -125,7 +125,7 @@ def _outside(name: str) -> Any:
 
 
 def _entry(name: str) -> Any:
-    around = _state.invocation.get(None)
+    around = _state.invocation.get()
     node = around.layers if around is not None else None
     if node is None:
         return _outside(name)

@@ -61,11 +61,16 @@ def tenant_of_invocation(choose: Callable[[Any, Any], Any] | None, event: Any, c
 class Tenant:
     """One tenant of a layer: a slot per per-tenant entry, and the earliest end of their freshness."""
 
-    __slots__ = ("deadline", "id", "slots")
+    __slots__ = ("alone", "deadline", "id", "slots")
 
-    def __init__(self, tenant_id: str, slots: dict[str, _Slot]) -> None:
+    def __init__(self, layer: _Layer, tenant_id: str, slots: dict[str, _Slot]) -> None:
         self.id = tenant_id
         self.slots = slots
+        self.deadline = -_INF
+        self.alone = (layer, None, self)  # its link when no other layer is around the invocation
+
+    def wake(self) -> None:
+        """Have its next invocation take the whole step (an entry of it was invalidated)."""
         self.deadline = -_INF
 
 
@@ -78,6 +83,10 @@ class Marker:
 
     def __init__(self, layer: Any, name: str) -> None:
         self.layer, self.name = layer, name
+
+
+#: The last tenant of a layer before any: no id, never fresh (the hot path then needs no None check).
+_NOBODY = Tenant(None, "", {})  # type: ignore[arg-type]
 
 
 class Tenants:
@@ -102,12 +111,12 @@ class Tenants:
         self.max_tenants = max_tenants
         self.lru: OrderedDict[str, Tenant] = OrderedDict()
         self.lock = threading.Lock()
-        self.last: Tenant | None = None
+        self.last = _NOBODY
 
     def get(self, tenant_id: str) -> Tenant:
         """Return the tenant ``tenant_id``, admitting it (its parameters called and validated) if new."""
         last = self.last
-        if last is not None and last.id == tenant_id:
+        if last.id == tenant_id:
             return last
         with self.lock:
             tenant = self.lru.get(tenant_id)
@@ -120,7 +129,7 @@ class Tenants:
 
     def _admit(self, tenant_id: str) -> Tenant:
         slots = {name: self.layer.tenant_slot(name, tenant_id, make) for name, make in self.factories.items()}
-        tenant = Tenant(tenant_id, slots)
+        tenant = Tenant(self.layer, tenant_id, slots)
         for slot in slots.values():
             slot.owner = tenant
         evicted: list[Tenant] = []
@@ -133,7 +142,7 @@ class Tenants:
             while len(self.lru) > self.max_tenants:
                 evicted.append(self.lru.popitem(last=False)[1])
                 if self.last is evicted[-1]:
-                    self.last = None
+                    self.last = _NOBODY
         for gone in evicted:
             _drop(gone)
         return tenant
@@ -141,7 +150,7 @@ class Tenants:
     def clear(self) -> None:
         """Forget every tenant (``clear_caches()``, a fork): they are admitted again at their next invocation."""
         with self.lock:
-            gone, self.lru, self.last = list(self.lru.values()), OrderedDict(), None
+            gone, self.lru, self.last = list(self.lru.values()), OrderedDict(), _NOBODY
         for tenant in gone:
             for slot in tenant.slots.values():
                 slot.sessions._reset()
@@ -185,7 +194,7 @@ def running() -> Tenant | None:
     >>> running() is None  # outside any invocation
     True
     """
-    around = _state.invocation.get(None)
+    around = _state.invocation.get()
     node = around.layers if around is not None else None
     while node is not None:
         if node[2] is not None:

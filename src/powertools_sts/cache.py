@@ -46,6 +46,8 @@ logger = logging.getLogger("powertools_sts")
 _INF = float("inf")
 # Entries past the floor are swept out at most this often (on the fetch path, never on a cache hit).
 _SWEEP_SECONDS = 60.0
+#: What messages and events name an entry without a role by (STS GetScopedCredentials scopes the caller down).
+SCOPED = "GetScopedCredentials"
 #: What the provider's fetch returns: the credentials, when they were fetched, whether STS was called.
 Fetched = tuple[Credentials, float, bool]
 
@@ -178,7 +180,7 @@ class CredentialCache:
                 if flight.error is not None:
                     logger.warning(
                         "Refreshing credentials of %s ahead of time failed (%s); trying again in %.0f s",
-                        params.get("RoleArn"),
+                        params.get("RoleArn", SCOPED),
                         flight.error.code or type(flight.error.__cause__).__name__,
                         BACKOFF_SECONDS,
                     )
@@ -223,7 +225,7 @@ class CredentialCache:
             raise AssumeRoleError(
                 f"AssumeRole for {where(params['RoleArn'], entry)} did not finish within {self.budget():.0f} s "
                 "(the STS client's retry budget) while this caller waited for it",
-                role_arn=params["RoleArn"],
+                role_arn=params.get("RoleArn", SCOPED),
                 entry=entry,
             )
         elif flight.error is not None and flight.background and not background and may_ask_again:
@@ -253,7 +255,7 @@ class CredentialCache:
                     flight.warn_stale = False  # one warning per failed attempt
                     logger.warning(
                         "Refreshing credentials of %s failed (%s); serving the cached ones, which expire in %.0f s",
-                        params["RoleArn"],
+                        params.get("RoleArn", SCOPED),
                         error.code or type(error.__cause__).__name__,
                         stale.expires_at - now,
                     )
@@ -290,7 +292,7 @@ class CredentialCache:
             # Whatever the owner met (a bug, an interrupt), its waiters get an AssumeRoleError, not a hang.
             flight.error = AssumeRoleError(
                 f"AssumeRole for {where(params['RoleArn'], entry)} failed: {type(exc).__name__}",
-                role_arn=params["RoleArn"],
+                role_arn=params.get("RoleArn", SCOPED),
                 entry=entry,
             )
             flight.error.__cause__ = exc
@@ -307,7 +309,7 @@ class CredentialCache:
                     stale.retry_at = _clock.now() + BACKOFF_SECONDS
                     flight.warn_stale = True
             if flight.observer is not None and flight.reached_sts:
-                _report(flight, params["RoleArn"], entry, time.perf_counter() - clock, stale)
+                _report(flight, params.get("RoleArn", SCOPED), entry, time.perf_counter() - clock, stale)
             flight.done.set()
 
     def store(self, key: Any, creds: Credentials, fetched_at: float, generation: int, sequence: int) -> bool:

@@ -663,6 +663,11 @@ def _apply(layer: _Layer, middleware: Callable[..., Any], handler: Callable[...,
     outer = []
     for inner in getattr(handler, _CHAINED, ()):
         hub = layer.slots.get(inner.options.hub or "")
+        if layer.tenants is not None and inner.options.hub in layer.tenants.factories:
+            raise ConfigurationError(
+                f"aws_client_assume_role={inner.options.hub!r} names a per-tenant entry: a chained layer is signed "
+                "by one entry's credentials, not a tenant's; make the chained entries per tenant instead"
+            )
         if hub is None:
             outer.append(inner)  # its hub is further out, or found at the first invocation
         elif inner.static_hub is None and inner.hub is None:

@@ -161,6 +161,11 @@ def hub_entry(name: str, entries: list[str]) -> Any:
         if slot is not None:
             return slot
     slot, _ = _only_bearer(name)
+    if getattr(slot, "per_tenant", False):
+        raise ConfigurationError(
+            f"aws_client_assume_role={name!r} (entries {entries}) names a per-tenant entry: a chained layer is signed "
+            "by one entry's credentials, not a tenant's; make the chained entries per tenant instead"
+        )
     if slot is not None:
         return slot
     scope = [other for other in _names_of(layers) if other not in entries]

@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
@@ -1399,3 +1400,33 @@ def test_a_chained_entry_outside_any_hub_is_a_configuration_error_not_an_asserti
     with pytest.raises(ConfigurationError, match=r"aws_client_assume_role='hub-nowhere' \(entries \['middle'\]\)"):
         invoke(middle)
     assert moto_sts.assume_role_calls == 0
+
+
+# -- per-tenant entries beside role chaining ---------------------------------------------------------------
+
+
+def tagged(role: str) -> Callable[[str], dict[str, Any]]:
+    return lambda tenant: {"RoleArn": role, "Tags": [{"Key": "TenantID", "Value": tenant}]}
+
+
+def test_a_chained_layer_may_have_per_tenant_entries_signed_by_a_static_hub(moto_sts):
+    hub, data = unique("hub"), unique("data")
+
+    @sts(fetch_data={hub: ROLE}, disable_prefetch=True)
+    @sts(fetch_data={data: tagged(OTHER_ROLE)}, aws_client_assume_role=hub)
+    def handler(event: Any, context: Any) -> Any:
+        return get_credentials(data), get_credentials(hub)
+
+    acme, hub_creds = handler({}, SimpleNamespace(tenant_id="acme"))
+    beta, same_hub = handler({}, SimpleNamespace(tenant_id="beta"))
+    assert acme.assumed_role_arn.startswith("arn:aws:sts::444455556666:assumed-role/audit/")
+    assert acme.access_key_id != beta.access_key_id
+    assert hub_creds is same_hub
+    assert moto_sts.assume_role_calls == 3  # the hub once, then each tenant once
+
+
+def test_a_per_tenant_entry_cannot_sign_a_chained_layer():
+    hub = unique("hub")
+    inner = sts(fetch_data={unique("x"): ROLE}, aws_client_assume_role=hub)(lambda event, context: None)
+    with pytest.raises(ConfigurationError, match=rf"aws_client_assume_role='{hub}' names a per-tenant entry"):
+        sts(fetch_data={hub: tagged(ROLE)})(inner)

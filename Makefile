@@ -50,7 +50,7 @@ serve-docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr $(DOCS_ADDR)
 
 cfn-lint: $(STAMP)
-	$(BIN)/cfn-lint examples/sam/template.yaml
+	$(BIN)/cfn-lint examples/sam/template.yaml examples/multi_tenant/template.yaml
 
 # The benchmark of docs/benchmarks.md (a few minutes); bench-quick only proves it still runs.
 bench: $(STAMP)

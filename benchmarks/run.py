@@ -22,6 +22,7 @@ configure_env()  # before anything imports boto3
 
 import _chart  # noqa: E402
 import _coldstart  # noqa: E402
+import _fleet  # noqa: E402
 import _longrun  # noqa: E402
 import _models  # noqa: E402
 import _report  # noqa: E402
@@ -39,6 +40,8 @@ FULL = {
     # Expiration), two ends of freshness in about 35 s of steady invocations.
     "models": {"delay": 0.1, "freeze": 0.5, "pc_rounds": 7, "mi_rounds": 3, "workers": 8, "cold_rounds": 15}
     | {"refresh": {"workers": 8, "lifetime": 75.0, "cycles": 2, "rate": 40.0, "work_ms": 50.0}},
+    # Section 8: (environments, tenants, DurationSeconds) per run, each tenant invoked every minute for a fake day.
+    "fleet": {"rows": [[4, 25, 900], [4, 25, 3600]], "hours": 24.0, "interval": 60.0},
 }
 QUICK = {
     "warm": {"rounds": 5, "calls": 5_000, "sts_calls": 5},
@@ -53,6 +56,7 @@ QUICK = {
     "models": FULL["models"]
     | {"pc_rounds": 1, "mi_rounds": 1, "cold_rounds": 3}
     | {"refresh": {"workers": 8, "lifetime": 66.0, "cycles": 1, "rate": 40.0, "work_ms": 50.0}},
+    "fleet": {"rows": [[2, 10, 900]], "hours": 6.0, "interval": 60.0},
 }
 
 
@@ -69,6 +73,7 @@ STEPS = [
         "execution models under the runtime client; a hand-written cold start",
         _models.measure_models,
     ),
+    ("fleet", "the fleet model: STS calls/s of tenants, checked on a fake clock", _fleet.measure_fleet),
 ]
 
 

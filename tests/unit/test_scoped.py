@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
+import powertools_sts.testing as plugin
 from powertools_sts import AssumeRoleError, ConfigurationError, STSProvider, answers, validation
 from powertools_sts.validation import (
     SCOPED_PARAMETERS,
@@ -358,3 +359,56 @@ def test_providers_sharing_the_cache_scope_down_once(fake_sts, private_tmp):
     second.get(ROLE, Policy=POLICY, DurationSeconds=900)  # AssumeRole of the same policy: another file
     assert (fake_sts.count("GetScopedCredentials"), fake_sts.count("AssumeRole")) == (2, 1)
     assert len(list(files[0].parent.glob("*.json"))) == 3
+
+
+# -- sts_stub, the package's pytest plugin ---------------------------------------------------------------
+
+sts_stub = (
+    plugin.sts_stub
+)  # the plugin's fixture as a module fixture (the suite runs with -p no:powertools_sts.testing)
+
+
+def test_sts_stub_answers_and_records_get_scoped_credentials(sts_stub, clock):
+    provider = STSProvider()
+    creds = provider.get_scoped_credentials(Policy=POLICY, DurationSeconds=900, ScopedSessionDescription="nightly")
+    assert (
+        provider.get_scoped_credentials(Policy=POLICY, DurationSeconds=900, ScopedSessionDescription="nightly") is creds
+    )
+    assumed = provider.get(ROLE, DurationSeconds=900)
+
+    [call] = sts_stub.scoped_calls
+    assert (call.operation, call.role_arn, call.access_key_id) == ("GetScopedCredentials", "", creds.access_key_id)
+    assert (call.policy, call.duration_seconds, call.scoped_session_description) == (POLICY_TEXT, 900, "nightly")
+    assert "RoleSessionName" not in call.params
+    assert [c.operation for c in sts_stub.calls] == ["GetScopedCredentials", "AssumeRole"]
+    assert sts_stub.role_arns == [ROLE]  # AssumeRole's only
+    assert creds.access_key_id.startswith("ASIA")
+    assert len(creds.access_key_id) == 20
+    assert creds.access_key_id != assumed.access_key_id
+    assert creds.expiration.timestamp() == int(clock.time) + 900
+    assert creds.assumed_role_arn == "arn:aws:sts::123456789012:assumed-role/test/sts-stub"  # the caller's own
+
+    again = STSProvider().get_scoped_credentials(Policy=POLICY, DurationSeconds=900, ScopedSessionDescription="nightly")
+    assert again.access_key_id == creds.access_key_id  # equal parameters, equal fake credentials
+    other = STSProvider().get_scoped_credentials(Policy=POLICY, DurationSeconds=1200)
+    assert other.access_key_id != creds.access_key_id
+
+
+def test_sts_stub_fails_get_scoped_credentials_on_demand(sts_stub):
+    sts_stub.fail("GetScopedCredentials", code="MalformedPolicyDocument", times=1)
+    provider = STSProvider()
+    assert provider.get(ROLE).access_key_id == sts_stub.access_key_id_for(ROLE)  # a rule for scope-downs only
+    with pytest.raises(AssumeRoleError, match=r"^GetScopedCredentials failed: MalformedPolicyDocument: ") as raised:
+        provider.get_scoped_credentials(Policy=POLICY)
+    assert raised.value.role_arn is None
+    assert provider.get_scoped_credentials(Policy=POLICY).access_key_id == sts_stub.scoped_calls[-1].access_key_id
+    assert [(c.error_code, c.access_key_id is None) for c in sts_stub.scoped_calls] == [
+        ("MalformedPolicyDocument", True),
+        (None, False),
+    ]
+
+    sts_stub.only(ROLE)  # GetScopedCredentials is not in the list: refused as STS would refuse it
+    with pytest.raises(AssumeRoleError, match="is not authorized to perform: sts:GetScopedCredentials") as denied:
+        provider.get_scoped_credentials(Policy=POLICY, force_fetch=True)
+    assert denied.value.code == "AccessDenied"
+    assert "sts:GetScopedCredentials" in str(denied.value)

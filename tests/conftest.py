@@ -1,4 +1,5 @@
-"""Shared fixtures: a real STS emulator (moto's server on 127.0.0.1) and a fake clock."""
+"""Shared fixtures: a real STS emulator (moto's server on 127.0.0.1), a fake STS in front of it for what moto
+does not answer (GetScopedCredentials), and a fake clock."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from moto.server import ThreadedMotoServer
 
 import powertools_sts
 from powertools_sts import _clock
+
+from .fake_sts import FakeSTS
 
 ROLE = "arn:aws:iam::111122223333:role/reports"
 OTHER_ROLE = "arn:aws:iam::444455556666:role/audit"
@@ -88,6 +91,29 @@ def moto_sts() -> Iterator[MotoSTS]:
     os.environ["AWS_ENDPOINT_URL_STS"] = server.url
     yield server
     server.server.stop()
+
+
+@pytest.fixture(scope="session")
+def _fake_sts_server(moto_sts: MotoSTS) -> Iterator[FakeSTS]:
+    server = FakeSTS(moto_sts.url)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fake_sts(_fake_sts_server: FakeSTS, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSTS]:
+    """STS for this test is tests/fake_sts.py: GetScopedCredentials answered, the rest forwarded to moto.
+
+    ``fake_sts.issued[access_key_id]`` says what each credential was issued for (``Issued``: the action,
+    the request's parameters, the signer); ``fake_sts.count("GetScopedCredentials")`` counts requests;
+    ``fake_sts.fail(code)`` answers the next GetScopedCredentials with an error; ``fake_sts.lifetime``
+    is the calling session's remaining lifetime (DurationSeconds' default and maximum).
+    """
+    _fake_sts_server.reset()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", _fake_sts_server.url)
+    powertools_sts.clear_caches()  # no STS client of this process still points at moto directly
+    yield _fake_sts_server
+    powertools_sts.clear_caches()
 
 
 class FakeClock:

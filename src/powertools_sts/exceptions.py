@@ -38,7 +38,7 @@ class TenantError(ConfigurationError):
 
 
 class AssumeRoleError(GetParameterError):
-    """STS AssumeRole failed, or answered with credentials that cannot be used.
+    """STS AssumeRole (or GetScopedCredentials) failed, or answered with credentials that cannot be used.
 
     A Powertools ``GetParameterError``, so code that handles parameter failures handles this one too.
 
@@ -47,7 +47,8 @@ class AssumeRoleError(GetParameterError):
     message:
         What went wrong, naming the entry and the role, never a secret.
     role_arn:
-        The role that could not be assumed (the first one, when several entries failed).
+        The role that could not be assumed (the first one, when several entries failed); None for
+        GetScopedCredentials, which assumes no role.
     code:
         The STS error code (``AccessDenied``, ``Throttling`` ...), or None (a timeout, a malformed response).
     entry:

@@ -34,7 +34,7 @@ from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDE
 from botocore.config import Config
 
 from . import _botocore, _clock, _state
-from .answers import credentials_from, error_from, where
+from .answers import call_of, credentials_from, error_from
 from .cache import CredentialCache, Fetched
 from .credentials import Credentials
 from .exceptions import AssumeRoleError, ConfigurationError
@@ -42,8 +42,8 @@ from .execution import on_managed_instances, shared_cache_from_env
 from .freshness import BACKOFF_SECONDS, FLOOR_SECONDS, JITTER_FRACTION, CachedEntry
 from .validation import (
     cache_key_of,
-    validate_assume_role_params,
     validate_clients,
+    validate_entry_params,
     validate_max_age,
     validate_refresh_margin,
 )
@@ -247,17 +247,58 @@ class STSProvider(BaseProvider):
             )
         if "RoleArn" in assume_role_params:
             raise ConfigurationError("RoleArn is given twice: pass it as role_arn only")
+        return self._get_validated({"RoleArn": role_arn, **assume_role_params}, max_age, force_fetch)
+
+    def get_scoped_credentials(
+        self, *, max_age: float | None = None, force_fetch: bool = False, **scoped_params: Any
+    ) -> Credentials:
+        """Return this provider's own credentials scoped down by STS GetScopedCredentials, cached as ``get``'s.
+
+        No role is assumed: STS narrows the credentials that sign the call (the function's own, or
+        ``boto3_session``/``boto3_client``'s, which must be temporary) with a scope-down ``Policy``, a
+        shorter ``DurationSeconds``, or both, and keeps their identity. For code without a handler; an
+        ``sts`` entry without ``RoleArn`` asks the same. Needs botocore 1.44.7 or later.
+
+        Parameters
+        ----------
+        max_age, force_fetch:
+            As in :meth:`get`.
+        **scoped_params:
+            GetScopedCredentials' parameters in boto3's spelling: ``Policy`` (a dict or a JSON string),
+            ``DurationSeconds`` (more than 60; without it, the caller's own expiry), at least one of the
+            two, and ``ScopedSessionDescription`` (logged by CloudTrail).
+
+        Raises
+        ------
+        ConfigurationError
+            For an invalid parameter (or neither ``Policy`` nor ``DurationSeconds``), before any STS call.
+        AssumeRoleError
+            When STS fails and no still-valid credentials can serve; its ``role_arn`` is None.
+
+        Example
+        -------
+        >>> policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+        ...     "Resource": "arn:aws:s3:::reports/tenant-a/*"}]}
+        >>> STSProvider().get_scoped_credentials(Policy=policy, DurationSeconds=900)  # doctest: +SKIP
+        Credentials(access_key_id='ASIA...', expiration='...', assumed_role_arn='...')
+        """
+        if "RoleArn" in scoped_params:
+            raise ConfigurationError("get_scoped_credentials assumes no role: call get(role_arn, ...) to assume one")
+        return self._get_validated(scoped_params, max_age, force_fetch)
+
+    def _get_validated(self, request: dict[str, Any], max_age: Any, force_fetch: Any) -> Credentials:
+        """``get`` and ``get_scoped_credentials``: check the options, validate (memoised), serve or fetch."""
         if not isinstance(force_fetch, bool):
             raise ConfigurationError(f"force_fetch must be True or False, got {force_fetch!r}")
         seconds = validate_max_age(max_age)
         try:
             # Types are part of the memo: 900.0 == 900 and True == 1 hash alike but validate differently.
-            memo: Any = (role_arn, type(role_arn), *sorted((k, type(v), v) for k, v in assume_role_params.items()))
+            memo: Any = tuple(sorted((k, type(v), v) for k, v in request.items()))
             known = self._validated.get(memo)
         except TypeError:  # unhashable values (lists of tags, a dict policy): validate every time
             memo, known = None, None
         if known is None:
-            params = validate_assume_role_params({"RoleArn": role_arn, **assume_role_params})
+            params = validate_entry_params(request)
             known = (params, (None, None, cache_key_of(params)))
             if memo is not None:
                 if len(self._validated) >= 256:
@@ -325,7 +366,8 @@ class STSProvider(BaseProvider):
         """Return the cached credentials of ``key`` while they may be served (above the floor), else None.
 
         ``key`` is a role ARN, Powertools' ``(role_arn, None, False)`` (``_build_cache_key``), or a
-        mapping of AssumeRole parameters, since every parameter is part of an entry's key.
+        mapping of AssumeRole parameters (GetScopedCredentials' without ``RoleArn``), since every
+        parameter is part of an entry's key.
 
         Example
         -------
@@ -383,9 +425,9 @@ class STSProvider(BaseProvider):
         else:
             raise ConfigurationError(
                 "A cache key of STSProvider is a role ARN, Powertools' (role_arn, None, False) key, or a mapping "
-                f"of AssumeRole parameters with RoleArn, got {type(key).__name__}"
+                f"of AssumeRole parameters (GetScopedCredentials' without RoleArn), got {type(key).__name__}"
             )
-        return (None, None, cache_key_of(validate_assume_role_params(dict(params))))
+        return (None, None, cache_key_of(validate_entry_params(dict(params))))
 
     def get_multiple(self, path: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Not supported: roles have no hierarchy to read by path; call ``get`` once per role.
@@ -493,7 +535,7 @@ class STSProvider(BaseProvider):
             backoff=BACKOFF_SECONDS,
             read=not force_fetch,
             failures_after=self._reset_at,
-            role_arn=params["RoleArn"],
+            role_arn=params.get("RoleArn"),  # None for GetScopedCredentials: the caller's own identity
         )
         if refused is not None and creds.access_key_id != refused:
             self._refused.pop(key, None)  # the file holds other credentials now: nothing left to skip
@@ -541,12 +583,19 @@ class STSProvider(BaseProvider):
         return client
 
     def _assume(self, params: dict[str, Any], entry: str | None) -> Credentials:
-        """Call AssumeRole; one AssumeRoleError for any failure, and never credentials at the floor."""
-        role_arn = params["RoleArn"]
+        """Call AssumeRole, or GetScopedCredentials without RoleArn; one AssumeRoleError for any failure.
+
+        Never credentials at the floor.
+        """
+        role_arn = params.get("RoleArn")
         call = {k: v for k, v in params.items() if k != "RoleArn"}
-        call.setdefault("RoleSessionName", default_role_session_name())
         try:
-            response = self._get(role_arn, **call)
+            if role_arn is None:
+                client: Any = self._sts_client()  # the stubs (mypy-boto3-sts 1.43.94) predate GetScopedCredentials
+                response = dict(client.get_scoped_credentials(**call))
+            else:
+                call.setdefault("RoleSessionName", default_role_session_name())
+                response = self._get(role_arn, **call)
         except AssumeRoleError:
             raise
         except Exception as exc:
@@ -557,13 +606,13 @@ class STSProvider(BaseProvider):
         if left <= FLOOR_SECONDS:
             host = datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds")
             raise AssumeRoleError(
-                f"AssumeRole for {where(role_arn, entry)} returned credentials that expire in {left:.0f} s, not "
+                f"{call_of(role_arn, entry)} returned credentials that expire in {left:.0f} s, not "
                 f"more than the {FLOOR_SECONDS:.0f} s floor: Expiration {creds.expiration.isoformat()}, this "
                 f"host's clock {host} (is the clock of this host wrong?)",
                 role_arn=role_arn,
                 entry=entry,
             )
-        logger.debug("Assumed %s as %s, expiring at %s", where(role_arn, entry), creds.access_key_id, creds.expiration)
+        logger.debug("%s: %s, expiring at %s", call_of(role_arn, entry), creds.access_key_id, creds.expiration)
         return creds
 
 

@@ -1,4 +1,4 @@
-"""The usual fix for a failed AssumeRole, which an ``AssumeRoleError`` message ends with.
+"""The usual fix for a failed AssumeRole or GetScopedCredentials, which an ``AssumeRoleError`` message ends with.
 
 STS's messages say what was refused, not what to change (the Troubleshooting page explains each fix).
 
@@ -40,6 +40,26 @@ _BY_CODE = MappingProxyType(
     }
 )
 
+# GetScopedCredentials' own codes, and AccessDenied, which means another thing there (no role, no trust policy).
+_SCOPED_BY_CODE = MappingProxyType(
+    {
+        "AccessDenied": "the function's own policy must allow sts:GetScopedCredentials",
+        "MalformedPolicyDocument": (
+            "the Policy must be an IAM policy document STS accepts: Version 2012-10-17 and Statements with Effect, "
+            "Action and Resource"
+        ),
+        "PackedPolicyTooLarge": "shorten the Policy: the session token it packs into is over STS's size limit",
+        "InsufficientSessionLifetime": (
+            "DurationSeconds is longer than the calling session has left: lower it, or leave it out to inherit the "
+            "session's expiry"
+        ),
+        "InvalidSubjectCredentials": (
+            "GetScopedCredentials needs valid temporary credentials to scope down (an assumed role's, as Lambda "
+            "gives a function): not an IAM user's or the root user's, and not expired ones"
+        ),
+    }
+)
+
 # Connection failures carry no STS error code: their exception class says what happened.
 _BY_EXCEPTION = MappingProxyType(
     {
@@ -59,7 +79,7 @@ _BY_EXCEPTION = MappingProxyType(
 )
 
 
-def remedy(code: str | None, exc: BaseException | None) -> str | None:
+def remedy(code: str | None, exc: BaseException | None, *, scoped: bool = False) -> str | None:
     """Return the usual fix for an AssumeRole failure, or None when there is no single one.
 
     Parameters
@@ -68,6 +88,8 @@ def remedy(code: str | None, exc: BaseException | None) -> str | None:
         STS's error code, when STS answered with one.
     exc:
         The exception botocore raised, for failures without a code.
+    scoped:
+        The failure is GetScopedCredentials', whose codes have fixes of their own.
 
     Returns
     -------
@@ -79,9 +101,11 @@ def remedy(code: str | None, exc: BaseException | None) -> str | None:
     >>> remedy(None, TimeoutError())
     >>> remedy("ExpiredToken", None).startswith("the credentials that signed AssumeRole")
     True
+    >>> remedy("AccessDenied", None, scoped=True)
+    "the function's own policy must allow sts:GetScopedCredentials"
     """
     if code is not None:
-        return _BY_CODE.get(code)
+        return (_SCOPED_BY_CODE.get(code) if scoped else None) or _BY_CODE.get(code)
     if exc is None:
         return None
     # By class name along the MRO: botocore's exceptions are imported only where botocore is.

@@ -1,6 +1,6 @@
 """A pytest plugin to test handlers decorated with ``sts`` without AWS, moto or a network.
 
-``sts_stub`` answers every AssumeRole with fake credentials (:class:`STSStub`); ``lambda_context`` is a
+``sts_stub`` answers every AssumeRole and GetScopedCredentials with fake credentials (:class:`STSStub`); ``lambda_context`` is a
 :class:`FakeLambdaContext`. pytest loads the plugin in every run of a project that installs the package,
 so it imports only the standard library and pytest: the fixtures import the rest.
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import json
 import os
 import threading
 import weakref
@@ -37,6 +38,9 @@ _CREDENTIAL_SOURCES = (  # would make botocore look for credentials elsewhere th
     *("AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
 )
 _REQUEST_ID = "00000000-0000-4000-8000-000000000000"
+#: The operations answered; GetScopedCredentials is named by this in ``fail`` and ``only``, where AssumeRole names a role.
+_OPERATIONS = ("AssumeRole", "GetScopedCredentials")
+_SCOPED = "GetScopedCredentials"
 _STATUS = MappingProxyType(  # the HTTP status of STS's error codes; 400 for the others
     {"AccessDenied": 403, "RegionDisabledException": 403, "ExpiredToken": 400, "ServiceUnavailable": 503}
 )
@@ -44,25 +48,30 @@ _STATUS = MappingProxyType(  # the HTTP status of STS's error codes; 400 for the
 
 @dataclass(frozen=True)
 class AssumeRoleCall:
-    """One AssumeRole the code made while :func:`sts_stub` was active.
+    """One AssumeRole (or GetScopedCredentials) the code made while :func:`sts_stub` was active.
 
     Parameters
     ----------
     role_arn:
-        ``RoleArn`` of the call.
+        ``RoleArn`` of the call; ``""`` for GetScopedCredentials, which assumes no role.
     params:
         Every parameter of the call, as botocore received it.
     access_key_id, error_code:
         What the call was answered with: the ``AccessKeyId`` served, or the error code (the other is None).
     signed_with:
         The access key id that would have signed the request (for a chained layer, the outer role's fake key).
+    operation:
+        ``"AssumeRole"`` or ``"GetScopedCredentials"``.
 
     Example
     -------
     >>> params = {"RoleSessionName": "orders-1a2b", "ExternalId": "x-1", "Tags": [{"Key": "team", "Value": "orders"}]}
     >>> call = AssumeRoleCall("arn:aws:iam::111122223333:role/reports", params)
-    >>> (call.role_session_name, call.external_id, call.tags, call.duration_seconds, call.policy)
-    ('orders-1a2b', 'x-1', {'team': 'orders'}, None, None)
+    >>> (call.operation, call.role_session_name, call.external_id, call.tags, call.duration_seconds, call.policy)
+    ('AssumeRole', 'orders-1a2b', 'x-1', {'team': 'orders'}, None, None)
+    >>> scoped = AssumeRoleCall("", {"DurationSeconds": 900, "ScopedSessionDescription": "nightly"}, operation="GetScopedCredentials")
+    >>> (scoped.duration_seconds, scoped.scoped_session_description)
+    (900, 'nightly')
     """
 
     role_arn: str
@@ -70,6 +79,7 @@ class AssumeRoleCall:
     access_key_id: str | None = None
     error_code: str | None = None
     signed_with: str | None = None
+    operation: str = "AssumeRole"
 
     @property
     def role_session_name(self) -> str | None:
@@ -95,6 +105,11 @@ class AssumeRoleCall:
     def policy(self) -> str | None:
         """The inline session ``Policy`` (a JSON document) of the call, or None."""
         return None if (value := self.params.get("Policy")) is None else str(value)
+
+    @property
+    def scoped_session_description(self) -> str | None:
+        """``ScopedSessionDescription`` of a GetScopedCredentials call, or None."""
+        return None if (value := self.params.get("ScopedSessionDescription")) is None else str(value)
 
 
 @dataclass
@@ -143,14 +158,17 @@ def _digest(role_arn: str, purpose: str) -> bytes:
 
 
 class STSStub:
-    """What the ``sts_stub`` fixture yields: the answers to AssumeRole, and the record of the calls.
+    """What the ``sts_stub`` fixture yields: the answers to AssumeRole and GetScopedCredentials, and the record of the calls.
 
-    Each role gets the same fake credentials every time, whose secret and token are never shown.
+    Each role gets the same fake credentials every time, and so do equal GetScopedCredentials parameters;
+    their secret and token are never shown. ``fail`` and ``only`` name GetScopedCredentials (which assumes
+    no role) ``"GetScopedCredentials"``.
 
     Attributes
     ----------
     calls:
-        Every AssumeRole answered, oldest first, as :class:`AssumeRoleCall`; ``calls.clear()`` starts again.
+        Every call answered, oldest first, as :class:`AssumeRoleCall` (its ``operation`` says which);
+        ``calls.clear()`` starts again.
     lifetime:
         How far ahead ``Expiration`` is; None: ``DurationSeconds`` of the call, else 3600 s, as STS grants.
     account_id:
@@ -167,8 +185,8 @@ class STSStub:
     >>> stub.only("arn:aws:iam::111122223333:role/reports")
     >>> stub
     STSStub(calls=0, failures=2, only=['arn:aws:iam::111122223333:role/reports'])
-    >>> (stub.role_arns, stub.calls_for("arn:aws:iam::111122223333:role/reports"))
-    ([], [])
+    >>> (stub.role_arns, stub.calls_for("arn:aws:iam::111122223333:role/reports"), stub.scoped_calls)
+    ([], [], [])
     """
 
     def __init__(self, *, lifetime: timedelta | None = None, account_id: str = "123456789012") -> None:
@@ -200,7 +218,8 @@ class STSStub:
         Parameters
         ----------
         role_arn:
-            The role to refuse; None: every role. A rule for a role wins over one for every role.
+            The role to refuse, or ``"GetScopedCredentials"``; None: every call. A rule for a role wins
+            over one for every call.
         code:
             The error code (``AccessDenied``, ``ExpiredToken``, ``Throttling`` ...).
         message, status:
@@ -220,7 +239,7 @@ class STSStub:
             self._failures.append(failure)
 
     def only(self, *role_arns: str) -> None:
-        """Serve credentials for these roles only; AssumeRole of any other role is refused with ``AccessDenied``."""
+        """Serve credentials for these roles only (``"GetScopedCredentials"``: that too); any other is ``AccessDenied``."""
         with self._lock:
             self._only = frozenset(role_arns)
 
@@ -230,20 +249,25 @@ class STSStub:
 
     @property
     def role_arns(self) -> list[str]:
-        """The ``RoleArn`` of every recorded call, oldest first."""
-        return [call.role_arn for call in self.calls]
+        """The ``RoleArn`` of every recorded AssumeRole, oldest first."""
+        return [call.role_arn for call in self.calls if call.operation == "AssumeRole"]
+
+    @property
+    def scoped_calls(self) -> list[AssumeRoleCall]:
+        """The recorded GetScopedCredentials calls, oldest first."""
+        return [call for call in self.calls if call.operation == _SCOPED]
 
     def calls_for(self, role_arn: str) -> list[AssumeRoleCall]:
         """Return the recorded calls that assumed ``role_arn``, oldest first."""
         return [call for call in self.calls if call.role_arn == role_arn]
 
     def start(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Set dummy credentials and a region, empty the caches, and answer every STS client's AssumeRole."""
+        """Set dummy credentials and a region, empty the caches, and answer every STS client's AssumeRole and GetScopedCredentials."""
         from . import _botocore, _state, clear_caches
 
         def attach(client: Any, operation_name: str) -> None:
             # At call time, not at creation: a client built before the test (at import) is answered too.
-            if operation_name == "AssumeRole" and client not in self._clients and _is_sts(client):
+            if operation_name in _OPERATIONS and client not in self._clients and _is_sts(client):
                 self._attach(client)
 
         self._earlier = frozenset(t for t in threading.enumerate() if t.name.startswith("powertools-sts"))
@@ -273,15 +297,25 @@ class STSStub:
         self._active = False
         for client in list(self._clients):
             events = client.meta.events
-            events.unregister("before-parameter-build.sts.AssumeRole", unique_id=self._unique_id("params"))
-            events.unregister("before-call.sts.AssumeRole", unique_id=self._unique_id("call"))
+            for operation in _OPERATIONS:
+                events.unregister(
+                    f"before-parameter-build.sts.{operation}", unique_id=self._unique_id(f"params-{operation}")
+                )
+                events.unregister(f"before-call.sts.{operation}", unique_id=self._unique_id(f"call-{operation}"))
         self._clients = weakref.WeakSet()
         clear_caches()
 
     def _attach(self, client: Any) -> None:
         events = client.meta.events
-        events.register("before-parameter-build.sts.AssumeRole", self._remember, unique_id=self._unique_id("params"))
-        events.register_first("before-call.sts.AssumeRole", self._answer, unique_id=self._unique_id("call"))
+        for operation in _OPERATIONS:
+            events.register(
+                f"before-parameter-build.sts.{operation}",
+                self._remember,
+                unique_id=self._unique_id(f"params-{operation}"),
+            )
+            events.register_first(
+                f"before-call.sts.{operation}", self._answer, unique_id=self._unique_id(f"call-{operation}")
+            )
         self._clients.add(client)
 
     def _unique_id(self, what: str) -> str:
@@ -290,25 +324,31 @@ class STSStub:
     def _remember(self, params: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
         context[_PARAMS] = copy.deepcopy(dict(params))
 
-    def _answer(self, request_signer: Any, context: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]] | None:
+    def _answer(
+        self, request_signer: Any, context: dict[str, Any], model: Any, **_: Any
+    ) -> tuple[Any, dict[str, Any]] | None:
         if not self._active:  # pragma: no cover - a call in flight when the test ended: as without the stub
             return None
         params: dict[str, Any] = context.get(_PARAMS, {})
-        role_arn = str(params.get("RoleArn", ""))
+        scoped = model.name == _SCOPED
+        role_arn = "" if scoped else str(params.get("RoleArn", ""))
         if threading.current_thread() in self._earlier:
             return _error(400, "DiscardedByStub", "a fetch started before the sts_stub fixture; it is not recorded")
         from ._botocore import signer_access_key
 
         signed_with = signer_access_key(request_signer)
+        # Equal GetScopedCredentials parameters get equal credentials, as a role does.
+        identity = f"{_SCOPED}\0{json.dumps(params, sort_keys=True, default=str)}" if scoped else role_arn
         with self._lock:
-            failure = self._failure_for(role_arn)
-            served, code = (self.access_key_id_for(role_arn), None) if failure is None else (None, failure.code)
-            self.calls.append(AssumeRoleCall(role_arn, params, served, code, signed_with))
+            failure = self._failure_for(_SCOPED if scoped else role_arn)
+            served, code = (self.access_key_id_for(identity), None) if failure is None else (None, failure.code)
+            self.calls.append(AssumeRoleCall(role_arn, params, served, code, signed_with, model.name))
         if failure is None:
-            return _http(200), self._credentials_response(role_arn, params)
+            response = self._credentials_response(identity, params)
+            return _http(200), self._scoped_response(response, params) if scoped else response
+        caller = f"arn:aws:sts::{self.account_id}:assumed-role/test/sts-stub"
         message = failure.message or (
-            f"User: arn:aws:sts::{self.account_id}:assumed-role/test/sts-stub is not authorized to perform: "
-            f"sts:AssumeRole on resource: {role_arn}"
+            f"User: {caller} is not authorized to perform: sts:{model.name} on resource: {role_arn or caller}"
             if failure.code == "AccessDenied"
             else f"{failure.code} (sts_stub)"
         )
@@ -351,6 +391,20 @@ class STSStub:
             response["SourceIdentity"] = params["SourceIdentity"]
         return response
 
+    def _scoped_response(self, assumed: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+        """GetScopedCredentials' answer: the caller's own identity (the stub's default caller), scoped down."""
+        caller = {
+            "ScopedSessionId": "AROASTSSTUBCALLER0000:sts-stub",
+            "Arn": f"arn:aws:sts::{self.account_id}:assumed-role/test/sts-stub",
+        }
+        scopes = int("Policy" in params)
+        return {
+            "Credentials": assumed["Credentials"],
+            "SessionInfo": caller,
+            "ScopedPoliciesCount": scopes,
+            "ResponseMetadata": _metadata(200),
+        }
+
 
 def _is_sts(client: Any) -> bool:
     return bool(client.meta.service_model.service_name == "sts")
@@ -373,18 +427,23 @@ def _error(status: int, code: str, message: str) -> tuple[Any, dict[str, Any]]:
 
 @pytest.fixture
 def sts_stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[STSStub]:
-    """Answer every AssumeRole with fake credentials and record the calls; restore everything afterwards.
+    """Answer every AssumeRole and GetScopedCredentials with fake credentials and record the calls; restore everything afterwards.
 
     Yields
     ------
     STSStub
-        To choose failures (``fail``, ``only``) and read the record (``calls``, ``role_arns``).
+        To choose failures (``fail``, ``only``) and read the record (``calls``, ``role_arns``, ``scoped_calls``).
 
     Example
     -------
     >>> def test_handler_assumes_reports(sts_stub, lambda_context):  # doctest: +SKIP
     ...     handler({}, lambda_context)
     ...     assert sts_stub.role_arns == ["arn:aws:iam::111122223333:role/reports"]
+    >>> def test_scoped_down(sts_stub):  # doctest: +SKIP
+    ...     creds = STSProvider().get_scoped_credentials(DurationSeconds=900)
+    ...     [call] = sts_stub.scoped_calls
+    ...     assert (call.operation, call.duration_seconds, call.access_key_id) == (
+    ...         "GetScopedCredentials", 900, creds.access_key_id)
     """
     stub = STSStub()
     stub.start(monkeypatch)

@@ -21,6 +21,10 @@ beyond +-(2**53 - 1) (RFC 8259's interoperable range) and no nesting deeper than
 the model missing from ``ASSUME_ROLE_PARAMETERS`` are refused. Each rule raises ``ConfigurationError``
 naming the entry and the field, never echoing ``ExternalId`` or ``Policy``.
 
+Parameters without ``RoleArn`` are GetScopedCredentials' (``SCOPED_PARAMETERS``): the caller's own
+credentials, scoped down. They go through the same checks against their own input shape, and
+:func:`validate_entry_params` picks the operation by the presence of ``RoleArn``.
+
 Example
 -------
 >>> ASSUME_ROLE_PARAMETERS[:3], MAX_CHAINED_DURATION
@@ -38,10 +42,12 @@ from types import MappingProxyType
 from typing import Any
 
 from .exceptions import ConfigurationError
+from .freshness import FLOOR_SECONDS
 
 __all__ = [
-    *("ASSUME_ROLE_PARAMETERS", "MAX_CHAINED_DURATION", "cache_key_of"),
-    *("validate_assume_role_params", "validate_max_age", "validate_refresh_margin"),
+    *("ASSUME_ROLE_PARAMETERS", "MAX_CHAINED_DURATION", "SCOPED_PARAMETERS", "cache_key_of"),
+    *("validate_assume_role_params", "validate_entry_params", "validate_scoped_params"),
+    *("validate_max_age", "validate_refresh_margin"),
 ]
 
 #: AssumeRole's parameters, in boto3's spelling, that an entry may carry.
@@ -49,11 +55,19 @@ ASSUME_ROLE_PARAMETERS: tuple[str, ...] = (
     *("RoleArn", "RoleSessionName", "DurationSeconds", "ExternalId", "Policy"),
     *("PolicyArns", "Tags", "TransitiveTagKeys", "SourceIdentity", "ProvidedContexts"),
 )
+#: GetScopedCredentials' parameters that an entry without ``RoleArn`` may carry (``MinimumSessionTokenSize``
+#: pads the session token, as it would for AssumeRole: refused for both).
+SCOPED_PARAMETERS: tuple[str, ...] = ("Policy", "DurationSeconds", "ScopedSessionDescription")
 #: AWS caps a session assumed with assumed-role credentials (role chaining) at one hour.
 MAX_CHAINED_DURATION = 3600
 
 #: By STS operation: the parameters accepted, and the required ones the package supplies when absent.
-_OPERATIONS = MappingProxyType({"AssumeRole": (ASSUME_ROLE_PARAMETERS, ("RoleSessionName",))})
+_OPERATIONS = MappingProxyType(
+    {"AssumeRole": (ASSUME_ROLE_PARAMETERS, ("RoleSessionName",)), "GetScopedCredentials": (SCOPED_PARAMETERS, ())}
+)
+#: The first botocore whose STS model has the operation: 1.44.7 (2026-11-19) has GetScopedCredentials, 1.44.6
+#: has not (their wheels' botocore/data/sts/2011-06-15/service-2.json.gz, compared).
+_SINCE = MappingProxyType({"GetScopedCredentials": "1.44.7"})
 _MFA = ("SerialNumber", "TokenCode")
 _SECRET = ("ExternalId", "Policy")  # their messages state the rule, never the value
 #: Rules the model does not state, by field (a list's items share the list's field name). AWS: "You can
@@ -281,6 +295,13 @@ def _policy(shape: Mapping[str, Any], value: Any, entry: str | None) -> str:
 def _validate(operation: str, params: Mapping[Any, Any], entry: str | None) -> dict[str, Any]:
     """Check ``params`` against ``operation``'s input shape in the STS model and the rules above."""
     (accepted, supplied), shapes = _OPERATIONS[operation], _model()["shapes"]
+    if operation not in _model()["operations"]:
+        import botocore
+
+        raise ConfigurationError(
+            f"{_where(entry, operation)} is not in the STS model of the installed botocore {botocore.__version__}: "
+            f"it needs botocore {_SINCE[operation]} or later (pip install --upgrade boto3 botocore)"
+        )
     request = shapes[_model()["operations"][operation]["input"]["shape"]]
     members, a = request["members"], "an" if operation[0] in "AEIOU" else "a"
     for name in params:
@@ -349,11 +370,83 @@ def validate_assume_role_params(params: Any, *, entry: str | None = None) -> dic
     return _validate("AssumeRole", params, entry)
 
 
+def validate_scoped_params(params: Any, *, entry: str | None = None) -> dict[str, Any]:
+    """Check GetScopedCredentials parameters against STS's model and the rules above; return them normalised.
+
+    GetScopedCredentials narrows the caller's own temporary credentials (a Lambda function's, for
+    instance) with a scope-down ``Policy``, a shorter ``DurationSeconds``, or both; STS refuses a request
+    with neither, and so does this check. ``DurationSeconds`` must also be above ``FLOOR_SECONDS`` (60):
+    the package never serves credentials that expire sooner, so shorter ones could never serve. The
+    installed botocore must know the operation (1.44.7 or later). ``entry`` names the entry in the messages.
+
+    Raises
+    ------
+    ConfigurationError
+        For a parameter STS would refuse, neither ``Policy`` nor ``DurationSeconds``, a parameter of
+        AssumeRole only (an entry without ``RoleArn``), or a botocore without GetScopedCredentials.
+
+    Example
+    -------
+    >>> validate_scoped_params({"Policy": {"Version": "2012-10-17", "Statement": []}, "DurationSeconds": 900})
+    {'Policy': '{"Statement":[],"Version":"2012-10-17"}', 'DurationSeconds': 900}
+    >>> validate_scoped_params({"ScopedSessionDescription": "nightly"}, entry="reports")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    powertools_sts.exceptions.ConfigurationError: entry 'reports': GetScopedCredentials needs Policy, DurationSeconds or both ...
+    """
+    if not isinstance(params, Mapping):
+        where = f"entry {entry!r}" if entry is not None else "GetScopedCredentials parameters"
+        raise ConfigurationError(
+            f"{where} must be a mapping of GetScopedCredentials parameters, got {type(params).__name__}"
+        )
+    assume_only = [str(name) for name in params if name in ASSUME_ROLE_PARAMETERS and name not in SCOPED_PARAMETERS]
+    if assume_only:
+        what = "is an AssumeRole parameter" if len(assume_only) == 1 else "are AssumeRole parameters"
+        raise ConfigurationError(
+            f"{_where(entry, ', '.join(assume_only))} {what}, but there is no RoleArn: without one, the parameters "
+            f"scope down the function's own credentials with GetScopedCredentials, which takes only "
+            f"{', '.join(SCOPED_PARAMETERS)}; add RoleArn to assume a role"
+        )
+    out = _validate("GetScopedCredentials", params, entry)
+    if "Policy" not in out and "DurationSeconds" not in out:
+        raise ConfigurationError(
+            f"{_where(entry, 'GetScopedCredentials')} needs Policy, DurationSeconds or both (STS refuses a request "
+            "with neither): add a scope-down Policy, a DurationSeconds to shorten the session, or a RoleArn to "
+            "assume a role instead"
+        )
+    if out.get("DurationSeconds", FLOOR_SECONDS + 1) <= FLOOR_SECONDS:
+        raise ConfigurationError(
+            f"{_where(entry, 'DurationSeconds')} must be more than {FLOOR_SECONDS:.0f} s: credentials that expire "
+            f"sooner are never served, got {out['DurationSeconds']}"
+        )
+    return out
+
+
+def validate_entry_params(params: Any, *, entry: str | None = None) -> dict[str, Any]:
+    """Check the parameters of one entry: AssumeRole's with a ``RoleArn``, GetScopedCredentials' without.
+
+    A string is short for ``{"RoleArn": string}``, as in ``fetch_data``.
+
+    Example
+    -------
+    >>> validate_entry_params({"RoleArn": "arn:aws:iam::111122223333:role/r"})
+    {'RoleArn': 'arn:aws:iam::111122223333:role/r'}
+    >>> validate_entry_params({"DurationSeconds": 900})
+    {'DurationSeconds': 900}
+    """
+    if isinstance(params, str):
+        return validate_assume_role_params({"RoleArn": params}, entry=entry)
+    if isinstance(params, Mapping) and "RoleArn" not in params:
+        return validate_scoped_params(params, entry=entry)
+    return validate_assume_role_params(params, entry=entry)
+
+
 def cache_key_of(params: Mapping[str, Any]) -> str:
-    """Return the canonical text of validated AssumeRole parameters, used as a cache key.
+    """Return the canonical text of validated AssumeRole or GetScopedCredentials parameters, used as a cache key.
 
     Every parameter takes part, so two parameter sets that differ in anything (a RoleSessionName, an
     ExternalId, a tag) never share credentials; Powertools' own ``BaseProvider`` key ignores them.
+    AssumeRole's always hold ``RoleArn`` and GetScopedCredentials' never do: their keys never meet.
 
     Example
     -------

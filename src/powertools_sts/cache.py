@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import _clock, background
-from .answers import where
+from .answers import SCOPED, call_of
 from .credentials import Credentials
 from .exceptions import AssumeRoleError, SharedBackoffError, copy_error
 from .freshness import BACKOFF_SECONDS, JITTER_FRACTION, CachedEntry, Flight
@@ -46,8 +46,6 @@ logger = logging.getLogger("powertools_sts")
 _INF = float("inf")
 # Entries past the floor are swept out at most this often (on the fetch path, never on a cache hit).
 _SWEEP_SECONDS = 60.0
-#: What messages and events name an entry without a role by (STS GetScopedCredentials scopes the caller down).
-SCOPED = "GetScopedCredentials"
 #: What the provider's fetch returns: the credentials, when they were fetched, whether STS was called.
 Fetched = tuple[Credentials, float, bool]
 
@@ -180,7 +178,7 @@ class CredentialCache:
                 if flight.error is not None:
                     logger.warning(
                         "Refreshing credentials of %s ahead of time failed (%s); trying again in %.0f s",
-                        params.get("RoleArn", SCOPED),
+                        params.get("RoleArn") or SCOPED,
                         flight.error.code or type(flight.error.__cause__).__name__,
                         BACKOFF_SECONDS,
                     )
@@ -223,9 +221,9 @@ class CredentialCache:
             # Never a second AssumeRole beside one in flight: the owner's own timeouts end it within the
             # budget, so a flight still running past it was lost (its thread frozen or killed).
             raise AssumeRoleError(
-                f"AssumeRole for {where(params['RoleArn'], entry)} did not finish within {self.budget():.0f} s "
+                f"{call_of(params.get('RoleArn'), entry)} did not finish within {self.budget():.0f} s "
                 "(the STS client's retry budget) while this caller waited for it",
-                role_arn=params.get("RoleArn", SCOPED),
+                role_arn=params.get("RoleArn"),
                 entry=entry,
             )
         elif flight.error is not None and flight.background and not background and may_ask_again:
@@ -255,7 +253,7 @@ class CredentialCache:
                     flight.warn_stale = False  # one warning per failed attempt
                     logger.warning(
                         "Refreshing credentials of %s failed (%s); serving the cached ones, which expire in %.0f s",
-                        params.get("RoleArn", SCOPED),
+                        params.get("RoleArn") or SCOPED,
                         error.code or type(error.__cause__).__name__,
                         stale.expires_at - now,
                     )
@@ -291,8 +289,8 @@ class CredentialCache:
         except BaseException as exc:
             # Whatever the owner met (a bug, an interrupt), its waiters get an AssumeRoleError, not a hang.
             flight.error = AssumeRoleError(
-                f"AssumeRole for {where(params['RoleArn'], entry)} failed: {type(exc).__name__}",
-                role_arn=params.get("RoleArn", SCOPED),
+                f"{call_of(params.get('RoleArn'), entry)} failed: {type(exc).__name__}",
+                role_arn=params.get("RoleArn"),
                 entry=entry,
             )
             flight.error.__cause__ = exc

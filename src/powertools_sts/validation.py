@@ -542,14 +542,3 @@ def validate_clients(boto3_session: Any, boto3_client: Any, boto_config: Any) ->
             validate_region_name(region)
         except InvalidRegionError:
             raise ConfigurationError(f"boto_config: region_name {region!r} is not a region name") from None
-
-
-def validate_entry_params(params: Any, *, entry: str | None = None) -> dict[str, Any]:
-    """Validate an entry's parameters (placeholder until GetScopedCredentials entries land).
-
-    Example
-    -------
-    >>> validate_entry_params({"RoleArn": "arn:aws:iam::111122223333:role/r"})
-    {'RoleArn': 'arn:aws:iam::111122223333:role/r'}
-    """
-    return validate_assume_role_params(params, entry=entry)

@@ -728,7 +728,9 @@ _BAD_OPTIONS = [
     pytest.param({"fetch_data": ROLE}, ["fetch_data"], id="fetch_data-not-a-mapping"),
     pytest.param({"fetch_data": {"": ROLE}}, ["entry names"], id="empty-entry-name"),
     pytest.param({"fetch_data": {"reports": 42}}, ["'reports'"], id="entry-not-a-mapping"),
-    pytest.param({"fetch_data": {"reports": {"DurationSeconds": 900}}}, ["'reports'", "RoleArn"], id="no-RoleArn"),
+    pytest.param(
+        {"fetch_data": {"reports": {"RoleSessionName": "nightly"}}}, ["'reports'", "RoleArn"], id="no-RoleArn"
+    ),
     pytest.param({"fetch_data": {"reports": "arn:aws:s3:::bucket"}}, ["'reports'", "RoleArn"], id="bad-RoleArn"),
     pytest.param(
         {"fetch_data": {"reports": {"RoleArn": ROLE, "DurationSeconds": 60}}},

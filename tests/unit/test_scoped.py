@@ -317,12 +317,6 @@ def test_credentials_at_the_floor_are_refused(fake_sts, clock):
     assert raised.value.role_arn is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="cache.py (not this change's to edit) reads params['RoleArn'] when it serves stale credentials after a "
-    "failed refresh; params.get('RoleArn') there (and in its 3 other error paths) fixes it",
-)
 def test_a_failed_refresh_serves_the_still_valid_credentials(fake_sts, clock):
     provider = STSProvider()
     creds = provider.get_scoped_credentials(DurationSeconds=900)

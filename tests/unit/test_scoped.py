@@ -11,13 +11,15 @@ import logging
 import os
 import re
 import time
+import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
 
 import powertools_sts.testing as plugin
-from powertools_sts import AssumeRoleError, ConfigurationError, STSProvider, answers, validation
+from powertools_sts import AssumeRoleError, ConfigurationError, STSProvider, answers, get_credentials, sts, validation
 from powertools_sts.validation import (
     SCOPED_PARAMETERS,
     cache_key_of,
@@ -406,3 +408,40 @@ def test_sts_stub_fails_get_scoped_credentials_on_demand(sts_stub):
         provider.get_scoped_credentials(Policy=POLICY, force_fetch=True)
     assert denied.value.code == "AccessDenied"
     assert "sts:GetScopedCredentials" in str(denied.value)
+
+
+# -- entries of the sts layer without a role: static, per tenant, chained ---------------------------------
+
+
+def test_an_sts_entry_without_a_role_scopes_the_functions_own_credentials_down(fake_sts):
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+    name = f"narrow-{uuid.uuid4().hex[:8]}"
+
+    @sts(fetch_data={name: {"Policy": json.dumps(policy), "ScopedSessionDescription": "reports"}})
+    def handler(event: Any, context: Any) -> Any:
+        return get_credentials(name)
+
+    first, second = handler({}, None), handler({}, None)
+    assert first is second
+    issued = fake_sts.issued[first.access_key_id]
+    assert issued.action == "GetScopedCredentials"
+    assert json.loads(issued.policy) == policy
+    assert fake_sts.count("GetScopedCredentials") == 1  # prefetched when applied, then served from the cache
+    assert fake_sts.count("AssumeRole") == 0
+
+
+def test_a_per_tenant_entry_without_a_role_scopes_down_per_tenant(fake_sts):
+    name = f"mine-{uuid.uuid4().hex[:8]}"
+
+    def narrowed(tenant: str) -> dict[str, Any]:
+        statement = {"Effect": "Allow", "Action": "s3:*", "Resource": f"arn:aws:s3:::data/{tenant}/*"}
+        return {"Policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})}
+
+    @sts(fetch_data={name: narrowed})
+    def handler(event: Any, context: Any) -> Any:
+        return get_credentials(name)
+
+    for tenant in ("acme", "beta", "acme"):
+        creds = handler({}, SimpleNamespace(tenant_id=tenant))
+        assert f"data/{tenant}/" in fake_sts.issued[creds.access_key_id].policy
+    assert fake_sts.count("GetScopedCredentials") == 2  # once per tenant, never at INIT

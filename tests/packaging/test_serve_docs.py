@@ -37,7 +37,7 @@ def get(url: str) -> tuple[str, bytes]:
 
 @pytest.fixture
 def served() -> Iterator[str]:
-    """``make serve-docs`` on a free loopback port, with this interpreter's environment as the venv."""
+    """``make serve-docs`` on a free loopback port, with this interpreter's environment as its docs venv."""
     port = free_loopback_port()
     venv = Path(sys.prefix)
     argv = [
@@ -47,7 +47,7 @@ def served() -> Iterator[str]:
         "-o",
         f"{venv}/.installed-stamp",
         "serve-docs",
-        f"VENV={venv}",
+        f"DOCS_VENV={venv}",
         f"DOCS_ADDR=127.0.0.1:{port}",
     ]
     server = subprocess.Popen(

@@ -253,7 +253,7 @@ def test_sts_outside_durable_execution_beside_another_entry_of_the_name_says_to_
 
 
 def leaky(name: str, where: str, handed_out: list[Credentials]) -> Callable[..., Any]:
-    """A durable handler whose step (or map branch) returns the entry's Credentials, as such or in a dict."""
+    """A durable handler whose step (or map branch) returns the entry's Credentials, as such or in a dict or list."""
 
     def credentials() -> Credentials:
         creds = get_credentials(name)
@@ -267,6 +267,8 @@ def leaky(name: str, where: str, handed_out: list[Credentials]) -> Callable[...,
             context.step(lambda step: credentials(), name="credentials")
         elif where == "step, in a dict":
             context.step(lambda step: {"creds": credentials()}, name="credentials")
+        elif where == "step, in a list":
+            context.step(lambda step: ["data", credentials()], name="credentials")
         else:
             context.map([1], lambda child, item, index, items: credentials(), name="map").throw_if_error()
         return "unreachable"
@@ -274,7 +276,7 @@ def leaky(name: str, where: str, handed_out: list[Credentials]) -> Callable[...,
     return handler
 
 
-@pytest.mark.parametrize("where", ["step", "step, in a dict", "map branch"])
+@pytest.mark.parametrize("where", ["step", "step, in a dict", "step, in a list", "map branch"])
 def test_a_step_that_returns_credentials_fails_saying_what_to_return_and_the_secret_is_nowhere(
     moto_sts, where, caplog, capsys
 ):

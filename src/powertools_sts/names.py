@@ -2,8 +2,9 @@
 
 Each layer links itself into ``_state.invocation`` (a ``ContextVar``) around its handler (a layer
 alone in its process need not: see :func:`relink`). So a name
-resolves inside the handler and whatever it calls, and in threads and branches that run in a copy of the invocation's context (``contextvars.copy_context()``, the Durable Execution
-SDK's ``map`` and ``parallel``), only to the entries of those layers: a handler never gets another
+resolves inside the handler and whatever it calls, and in threads and branches that run in a copy of
+the invocation's context (``contextvars.copy_context()``; the Durable Execution SDK's ``map`` and
+``parallel`` only with plugins), only to the entries of those layers: a handler never gets another
 handler's entry. Outside an invocation a name resolves when exactly one entry configuration in the
 process bears it.
 
@@ -120,7 +121,8 @@ def _outside(name: str) -> Any:
         f"when exactly one entry in the process bears it; names in the process: {known or 'none'}"
         f"{_close(name, known)}). Read the credentials inside the handler with get_credentials(name) and pass them "
         "on explicitly, e.g. boto3.client('s3', **creds.as_boto3_kwargs()), or run the thread in a copy of the "
-        "invocation's context (contextvars.copy_context()); with Durable Functions, put @sts inside @durable_execution"
+        "invocation's context (contextvars.copy_context()); with Durable Functions, put @sts inside @durable_execution, "
+        "and in map and parallel branches use a client the handler took with get_client(name, ...)"
     )
 
 

@@ -246,7 +246,7 @@ def test_sts_outside_durable_execution_beside_another_entry_of_the_name_says_to_
     assert result.status is InvocationStatus.FAILED
     assert result.error.type == "aws_durable_execution_sdk_python.exceptions.StepError"
     assert f"2 different sts entries are named {name!r}" in result.error.message
-    assert result.error.message.endswith("with Durable Functions, put @sts inside @durable_execution")
+    assert "with Durable Functions, put @sts inside @durable_execution" in result.error.message
 
 
 # -- credentials are never checkpointed ----------------------------------------------------------------

@@ -35,7 +35,6 @@ __all__ = [
     "after_fork_in_child",
     "botocore_loader",
     "invocation",
-    "layers",
     "lock",
     "names",
     "register",
@@ -98,8 +97,6 @@ class Around:
 invocation: ContextVar[Around | None] = ContextVar("powertools_sts_invocation", default=None)
 #: Providers shared by the layers of one signing configuration (weak values: they live with their layers).
 shared_providers: weakref.WeakValueDictionary[tuple[Any, ...], Any] = weakref.WeakValueDictionary()
-#: The applied sts layers alive (names.relink).
-layers: weakref.WeakSet[Any] = weakref.WeakSet()
 #: Entry name to the live entries that bear it, and the memo of a name's only bearer.
 names: dict[str, weakref.WeakSet[Any]] = {}
 unique_names: dict[str, weakref.ref[Any]] = {}

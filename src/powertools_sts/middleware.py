@@ -93,9 +93,10 @@ class _Slot:
         # pairs new credentials with an old deadline.
         self.state: tuple[Credentials | None, float] = (None, -_INF)
         # The entry's clients heal: a call whose credentials AWS refuses drops them and is retried once.
+        check = None if tenant is None else guard(tenant, name)
         self.sessions = SessionCache(
-            self.credentials, invalidate=self.invalidate, retried=self.report_retry, default_region=region,
-            guard=None if tenant is None else guard(tenant, name),
+            self.credentials if check is None else _guarded(check, self.credentials), invalidate=self.invalidate,
+            retried=self.report_retry, default_region=region, guard=check,
         )  # fmt: skip
 
     def credentials(self) -> Credentials:
@@ -148,6 +149,16 @@ class _Slot:
             self.observer.retried(self.name, self.params.get("RoleArn", "GetScopedCredentials"))
 
 
+def _guarded(check: Callable[[], None], source: Callable[[], Credentials]) -> Callable[[], Credentials]:
+    # A tenant's sessions read its credentials through the guard: a session kept from another
+    # invocation hands out nothing inside another tenant's, whoever reads it (a signer or a library).
+    def read() -> Credentials:
+        check()
+        return source()
+
+    return read
+
+
 class _ChainedProvider(STSProvider):
     """The provider of a chained layer: its STS client signs with the hub entry's current credentials."""
 
@@ -166,7 +177,7 @@ class _Layer:
 
     __slots__ = (
         *("__weakref__", "context_names", "deadline", "handler_name", "hub", "hub_per_invocation"),
-        *("alone", "choose", "linked", "observer", "options", "pending", "plain", "signing", "slots", "static_hub"),
+        *("alone", "choose", "observer", "options", "pending", "signing", "slots", "static_hub"),
         "tenants",
     )
 
@@ -191,20 +202,10 @@ class _Layer:
         self.tenants = Tenants(self, options.tenant_entries, options.max_tenants) if options.tenant_entries else None
         self.choose = options.tenant
         self.handler_name = "?"  # module.function of the handler, once the layer is applied
-        self.link(True)  # until names.relink finds it alone in the process
         self.alone = (self, None, None)  # its link when no other layer is around the invocation
         if self.observer is not None:
             self.observer.kept = self.wake
         _state.register(self)
-
-    def link(self, linked: bool) -> None:
-        """Say whether the layer links itself into the invocation's context (names.relink decides).
-
-        A plain layer (not linked, nothing set on the context) takes the hot path while its entries
-        are fresh.
-        """
-        self.linked = linked = linked or self.tenants is not None  # a tenant is the invocation's own
-        self.plain = not linked and not self.context_names
 
     def wake(self) -> None:
         """Have the next invocation take the whole step (to deliver what an observer kept, say)."""
@@ -413,8 +414,6 @@ def _middleware(layer: _Layer) -> Callable[..., Any]:
         # layer's entries; an observer's event pulls it in), and nothing to set on the Lambda context.
         now = _clock.now()
         if now < layer.deadline:
-            if layer.plain:  # alone in its process: no context to link into
-                return handler(event, context, **kwargs) if kwargs else handler(event, context)
             around = current()
             if around is not None and not layer.context_names:
                 outer = around.layers
@@ -459,14 +458,12 @@ def _step(layer: _Layer, handler: Callable[..., Any], event: Any, context: Any, 
     tenant = None
     if layer.tenants is not None:  # refused here, before any STS call, without a tenant
         tenant = layer.tenants.get(tenant_of_invocation(layer.options.tenant, event, context, layer.handler_name))
-    around = None
-    if layer.linked:
-        around = _state.invocation.get()
-        if around is None:
-            around = _state.Around()
-            _state.invocation.set(around)  # once per thread or context, not per invocation
-        outer = around.layers
-        around.layers = (layer.alone if tenant is None else tenant.alone) if outer is None else (layer, outer, tenant)
+    around = _state.invocation.get()
+    if around is None:
+        around = _state.Around()
+        _state.invocation.set(around)  # once per thread or context, not per invocation
+    outer = around.layers
+    around.layers = (layer.alone if tenant is None else tenant.alone) if outer is None else (layer, outer, tenant)
     try:
         if not (_clock.now() < layer.deadline and (tenant is None or _clock.now() < tenant.deadline)):
             layer.prepare(tenant)
@@ -479,8 +476,7 @@ def _step(layer: _Layer, handler: Callable[..., Any], event: Any, context: Any, 
         # event kept while no invocation of the layer takes this path pulls its deadline in: the next does.
         if layer.pending:
             layer.observer.deliver()  # type: ignore[union-attr]  # pending is () without observers
-        if around is not None:
-            around.layers = outer
+        around.layers = outer
 
 
 def _shared_provider(options: Options) -> STSProvider:

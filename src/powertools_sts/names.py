@@ -1,7 +1,6 @@
 """Which ``sts`` entry a name means: ``get_credentials``, ``get_session``, ``get_client``, ``invalidate``.
 
-Each layer links itself into ``_state.invocation`` (a ``ContextVar``) around its handler (a layer
-alone in its process need not: see :func:`relink`). So a name
+Each layer links itself into ``_state.invocation`` (a ``ContextVar``) around its handler. So a name
 resolves inside the handler and whatever it calls, and in threads and branches that run in a copy of
 the invocation's context (``contextvars.copy_context()``; the Durable Execution SDK's ``map`` and
 ``parallel`` only with plugins), only to the entries of those layers: a handler never gets another
@@ -60,22 +59,6 @@ def register_names(layer: Any) -> None:
             _state.unique_names.pop(name, None)
         for name in [name for name, group in _state.names.items() if not group]:
             del _state.names[name]  # the layers that bore it are gone
-        _state.layers.add(layer)
-        weakref.finalize(layer, relink).atexit = False
-        relink()
-
-
-def relink() -> None:
-    """Have the layers link themselves into the invocation's context only when that can decide a name.
-
-    With one layer in the process, a name resolves to the same entry inside and outside its
-    invocations (its own, or none), so the layer skips the ``ContextVar`` (a third of its warm cost).
-    With two or more, every one links, and a handler never gets another handler's entry.
-    """
-    with _state.lock:
-        layers = list(_state.layers)
-        for layer in layers:
-            layer.link(len(layers) > 1)
 
 
 def _configuration(slot: Any) -> Any:
@@ -107,13 +90,6 @@ def _outside(name: str) -> Any:
         )
     if slot is not None:
         return slot
-    layers = list(_state.layers)
-    if len(layers) == 1 and not layers[0].linked:  # inside its invocation or not, the same answer
-        names = list(layers[0].slots)
-        raise ConfigurationError(
-            f"no entry named {name!r} in the sts layer of handler {layers[0].handler_name}, the only one in the "
-            f"process (names in scope: {names}{_close(name, names)})"
-        )
     bearers = len(_state.names.get(name, ()))
     reason = "no sts layer has an entry" if not bearers else f"{bearers} different sts entries are"
     raise ConfigurationError(

@@ -74,9 +74,25 @@ def entry_params(spec: Any, entry: str, chained: bool) -> dict[str, Any]:
     return params
 
 
+def _takes(function: Any, count: int) -> bool:
+    """Whether ``function`` accepts ``count`` positional arguments (True when its signature is unknown)."""
+    import inspect  # only for per-tenant layers: import time is cold start
+
+    try:
+        inspect.signature(function).bind(*[None] * count)
+    except TypeError:
+        return False
+    except ValueError:  # a builtin without a signature
+        return True
+    return True
+
+
 def _tenancy(tenant: Any, max_tenants: Any, tenant_entries: dict[str, Any], set_to_context: Any) -> None:
-    if tenant is not None and not callable(tenant):
+    if tenant is not None and (not callable(tenant) or not _takes(tenant, 2)):
         raise ConfigurationError(f"tenant must be a callable (event, context) -> tenant id, or None, got {tenant!r}")
+    for name, make in tenant_entries.items():
+        if not _takes(make, 1):
+            raise ConfigurationError(f"fetch_data: per-tenant entry {name!r} must take one argument, the tenant id")
     if tenant is not None and not tenant_entries:
         raise ConfigurationError(
             "tenant= names the tenant of per-tenant entries, and fetch_data has none: make an entry a callable "

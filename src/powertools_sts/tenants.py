@@ -101,7 +101,7 @@ class Tenants:
     >>> tenants = Tenants(None, {}, max_tenants=2)  # doctest: +SKIP
     """
 
-    __slots__ = ("factories", "last", "layer", "lock", "lru", "markers", "max_tenants")
+    __slots__ = ("admitting", "factories", "last", "layer", "lock", "lru", "markers", "max_tenants")
 
     def __init__(self, layer: _Layer, factories: dict[str, Callable[[str], Any]], max_tenants: int) -> None:
         self.layer = layer
@@ -111,6 +111,7 @@ class Tenants:
         self.max_tenants = max_tenants
         self.lru: OrderedDict[str, Tenant] = OrderedDict()
         self.lock = threading.Lock()
+        self.admitting: dict[str, threading.Lock] = {}
         self.last = _NOBODY
 
     def get(self, tenant_id: str) -> Tenant:
@@ -123,7 +124,12 @@ class Tenants:
             if tenant is not None:
                 self.lru.move_to_end(tenant_id)
         if tenant is None:
-            tenant = self._admit(tenant_id)  # the user's callables run outside the lock
+            with self.lock:  # one admission per tenant at a time: its callable is called once
+                admitting = self.admitting.setdefault(tenant_id, threading.Lock())
+            with admitting:  # the user's callables run outside the layer's lock
+                tenant = self.lru.get(tenant_id) or self._admit(tenant_id)
+            with self.lock:
+                self.admitting.pop(tenant_id, None)
         self.last = tenant
         return tenant
 

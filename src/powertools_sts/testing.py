@@ -153,6 +153,9 @@ class _Failure:
     times: int | None
 
 
+_CENTURY = 100 * 365 * 86_400  # further, the stub's Expiration is past what a datetime holds
+
+
 def _digest(role_arn: str, purpose: str) -> bytes:
     return hashlib.sha256(f"{purpose}\0{role_arn}".encode()).digest()
 
@@ -257,8 +260,8 @@ class STSStub:
         ...     sts_stub.advance(3600 - 299)  # in the refresh window
         ...     assert STSProvider().get("arn:aws:iam::111122223333:role/reports") is not first
         """
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < float("inf"):
-            raise ValueError(f"seconds must be a number >= 0, got {seconds!r}")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= _CENTURY:
+            raise ValueError(f"seconds must be a number >= 0, at most a century ({_CENTURY} s), got {seconds!r}")
         with self._lock:
             self._offset += seconds
 

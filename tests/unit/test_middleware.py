@@ -35,7 +35,15 @@ from awslambdaric.lambda_runtime_hooks_runner import run_after_restore
 from botocore.config import Config
 
 import powertools_sts
-from powertools_sts import AssumeRoleError, ConfigurationError, get_client, get_credentials, get_session, sts
+from powertools_sts import (
+    AssumeRoleError,
+    ConfigurationError,
+    TenantError,
+    get_client,
+    get_credentials,
+    get_session,
+    sts,
+)
 
 from ..conftest import OTHER_ROLE, ROLE
 
@@ -982,53 +990,41 @@ def test_a_typo_says_where_the_call_is_and_suggests_the_close_name(moto_sts):
     del other
 
 
-def test_a_layer_alone_in_its_process_resolves_names_as_a_linked_one_would(moto_sts):
-    # One layer in the process skips the ContextVar: its names mean the same inside and outside its
-    # invocations. A second layer makes both link, so a handler never gets the other's entry.
+def test_a_layer_alone_in_its_process_keeps_its_names_when_a_second_one_comes_during_its_invocation(moto_sts):
+    # Found attacking issue 19: a layer that skipped the ContextVar while alone in its process answered
+    # the "outside an invocation" way once a second layer came mid-invocation, and handed the handler
+    # the other layer's entry. Every layer links itself into the invocation's context.
     result = run_python(
         f"""
-        import gc, threading
-        from powertools_sts import get_credentials, sts, _state
+        import threading
+        from powertools_sts import get_credentials, sts
         from powertools_sts.exceptions import ConfigurationError
 
         def body(event, context):
             found = {{}}
-            thread = threading.Thread(target=lambda: found.update(key=get_credentials("reports").access_key_id))
-            thread.start(); thread.join()  # a thread with no copy of the context
+            event["make"]()  # a second layer with "r" and "q", in this thread or another
+            found["r"] = get_credentials("r").assumed_role_arn
             try:
-                get_credentials("report")
+                get_credentials("q")
             except ConfigurationError as error:
-                found["typo"] = str(error)
-            return get_credentials("reports").access_key_id, found
+                found["q"] = "refused"
+            return found
 
-        first = sts(fetch_data={{"reports": {ROLE!r}}}, disable_prefetch=True)(body)
-        gc.collect()
-        assert [layer.linked for layer in _state.layers] == [False]
-        key, found = first({{}}, None)
-        assert found["key"] == key == get_credentials("reports").access_key_id
-        assert "in the sts layer of handler __main__.body, the only one in the process" in found["typo"], found
-        assert "did you mean 'reports'" in found["typo"]
-
-        def theirs(event, context):
-            return get_credentials("audit")
-
-        second = sts(fetch_data={{"audit": {OTHER_ROLE!r}}}, disable_prefetch=True)(body)
-        assert [layer.linked for layer in _state.layers] == [True, True]
-        try:
-            sts(fetch_data={{"reports": {ROLE!r}}}, disable_prefetch=True)(theirs)({{}}, None)
-        except ConfigurationError as error:
-            assert "no entry named 'audit' in the sts layers around this invocation" in str(error), error
-        else:
-            raise AssertionError("a handler got another handler's entry")
-        del second
-        gc.collect()
-        assert [layer.linked for layer in _state.layers] == [False]  # alone again
+        one = sts(fetch_data={{"r": {ROLE!r}}}, disable_prefetch=True)(body)
+        kept = []
+        def second():
+            kept.append(sts(fetch_data={{"r": {OTHER_ROLE!r}, "q": {OTHER_ROLE!r}}}, disable_prefetch=True)(body))
+        def in_a_thread():
+            thread = threading.Thread(target=second); thread.start(); thread.join()
+        for make in (second, in_a_thread):
+            found = one({{"make": make}}, None)
+            assert found["r"].startswith("arn:aws:sts::111122223333:assumed-role/"), found
+            assert found["q"] == "refused", found
         print("ok")
         """
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
-    assert moto_sts.assume_role_calls == 1  # the three reports entries share one cache entry
 
 
 def test_a_module_imported_during_an_invocation_does_not_change_what_a_name_means(moto_sts):
@@ -1432,3 +1428,54 @@ def test_a_per_tenant_entry_cannot_sign_a_chained_layer():
     inner = sts(fetch_data={unique("x"): ROLE}, aws_client_assume_role=hub)(lambda event, context: None)
     with pytest.raises(ConfigurationError, match=rf"aws_client_assume_role='{hub}' names a per-tenant entry"):
         sts(fetch_data={hub: tagged(ROLE)})(inner)
+
+
+def test_a_session_of_one_tenant_kept_and_read_inside_another_tenants_invocation_hands_out_nothing(moto_sts):
+    # Found attacking issue 20: the signer was guarded, a raw read of the session's credentials was not.
+    name, kept = unique("data"), {}
+
+    @sts(fetch_data={name: tagged(ROLE)})
+    def handler(event: Any, context: Any) -> Any:
+        if "session" not in kept:
+            kept["session"] = get_session(name)
+        return kept["session"].get_credentials().get_frozen_credentials().access_key
+
+    assert handler({}, SimpleNamespace(tenant_id="acme")).startswith("ASIA")
+    with pytest.raises(TenantError, match="for tenant 'acme' was used inside an invocation of tenant 'beta'"):
+        handler({}, SimpleNamespace(tenant_id="beta"))
+
+
+def test_concurrent_first_invocations_of_one_tenant_call_its_parameters_once(moto_sts):
+    name, calls, gate = unique("data"), [], threading.Barrier(8)
+
+    def slow(tenant: str) -> dict[str, Any]:
+        calls.append(tenant)
+        time.sleep(0.2)
+        return tagged(ROLE)(tenant)
+
+    handler = sts(fetch_data={name: slow})(lambda event, context: get_credentials(name))
+
+    def invoke_once() -> None:
+        gate.wait()
+        handler({}, SimpleNamespace(tenant_id="acme"))
+
+    threads = [threading.Thread(target=invoke_once) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == ["acme"]
+    assert moto_sts.assume_role_calls == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"tenant": lambda event: "acme"}, "tenant must be a callable (event, context)"),
+        ({"fetch_data": {"x": lambda: {}}}, "per-tenant entry 'x' must take one argument"),
+    ],
+)
+def test_callables_that_cannot_take_their_arguments_are_refused_when_applied(options, says):
+    options = {"fetch_data": {"x": tagged(ROLE)}, **options}
+    with pytest.raises(ConfigurationError, match=re.escape(says)):
+        sts(**options)

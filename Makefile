@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed-stamp
 # make demo has a virtual environment of its own with the demo extra only, never the dev toolchain.
 DEMO_VENV ?= .venv-demo
 DEMO_STAMP := $(DEMO_VENV)/.installed-stamp
+# make docs and make serve-docs too: the docs extra only (mkdocs-material, mkdocstrings), not the dev toolchain.
+DOCS_VENV ?= .venv-docs
+DOCS_STAMP := $(DOCS_VENV)/.installed-stamp
 # Where make serve-docs listens: loopback only, unless you say otherwise.
 DOCS_ADDR ?= 127.0.0.1:8000
 SOURCES := src tests examples benchmarks docs/_ext
@@ -27,6 +30,11 @@ $(DEMO_STAMP): pyproject.toml
 demo: $(DEMO_STAMP)
 	$(DEMO_VENV)/bin/python examples/demo.py
 
+$(DOCS_STAMP): pyproject.toml
+	test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[docs]'
+	touch $(DOCS_STAMP)
+
 lint: $(STAMP)
 	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/ruff format --check $(SOURCES)
@@ -39,15 +47,16 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest --cov --cov-append --cov-branch --cov-report=term-missing --cov-fail-under=95 tests
 
 # The site, built strictly: a broken link or a missing page fails.
-docs: $(STAMP)
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict
 
+# The same build inside the dev environment (its dev extra includes the docs extra), as part of make test.
 docs-check: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
 
 # The site at http://$(DOCS_ADDR)/ (directory links and search need a server, not file://), rebuilt on save.
-serve-docs: $(STAMP)
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr $(DOCS_ADDR)
+serve-docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs serve --dev-addr $(DOCS_ADDR)
 
 cfn-lint: $(STAMP)
 	$(BIN)/cfn-lint examples/sam/template.yaml examples/multi_tenant/template.yaml
@@ -66,4 +75,4 @@ soak: $(STAMP)
 test: lint typecheck docs-check unit bench-quick
 
 clean:
-	rm -rf $(VENV) $(DEMO_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .coverage site
+	rm -rf $(VENV) $(DEMO_VENV) $(DOCS_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .coverage site

@@ -131,7 +131,8 @@ def decorator_part(counter: STSCounter, clock: SimulatedClock) -> None:
             shown = clock.label() if name == "hub" else ""
             calls = str(counter.calls - base) if name == "hub" else ""
             took_text = f"{took:7.2f} ms" if name == "hub" else ""
-            print(f"  {label:>3}  {shown:>8}  {name:<8} {result:<10} {calls:>9}  {took_text:>9}")
+            # The reports row has no calls or time: its padding would end the line in blanks.
+            print(f"  {label:>3}  {shown:>8}  {name:<8} {result:<10} {calls:>9}  {took_text:>9}".rstrip())
         assert counter.calls - before <= 2
     print()
     print("reports (900 s credentials) refreshes inside its window after ~10 min; hub (3600 s) after ~55 min,")

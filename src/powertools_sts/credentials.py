@@ -7,13 +7,30 @@ from datetime import datetime
 
 __all__ = ["Credentials"]
 
+#: What ``str(Credentials)`` says, and so what a Durable Functions step that returns one is told.
+_NEVER_CHECKPOINTED = (
+    "powertools_sts.Credentials, which is never checkpointed (the checkpoint would keep its secret): have the step "
+    "return what you fetched with the credentials instead, and call get_credentials(name) again in the step that "
+    "needs them"
+)
+
+
+class _NeverCheckpointed(type):
+    # The Durable Execution SDK (aws-durable-execution-sdk-python 3.0) checkpoints a step's result with
+    # its own encoder, which calls nothing on an object it does not know: it refuses it with
+    # f"Unsupported type: {type(obj)}", which formats the class with str(). So the class's str says what
+    # to do (tests/integration/test_durable.py fails if the SDK words it otherwise); its repr is type's.
+    def __str__(cls) -> str:
+        return _NEVER_CHECKPOINTED
+
 
 # eq=False, with __eq__ and __hash__ written out: dataclasses builds its methods with exec, at cold start.
 @dataclass(frozen=True, repr=False, eq=False)
-class Credentials:
+class Credentials(metaclass=_NeverCheckpointed):
     """Temporary credentials of an assumed role: frozen, so the key, secret and token always belong together.
 
     ``repr()`` and ``str()`` show the access key id (CloudTrail records it), the expiry and the role, never a secret.
+    A Durable Functions step that returns one fails with a message that says what to return instead.
 
     Parameters
     ----------

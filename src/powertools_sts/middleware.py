@@ -289,8 +289,9 @@ class _Layer:
             for attr, slot in self.context_names:
                 setattr(context, attr, slot.state[0])
         except (AttributeError, TypeError) as exc:
+            kind = "an" if type(context).__name__[:1].lower() in "aeiou" else "a"
             raise ConfigurationError(
-                f"set_to_context=True (handler {self.handler_name}): the Lambda context, a {type(context).__name__}, "
+                f"set_to_context=True (handler {self.handler_name}): the Lambda context, {kind} {type(context).__name__}, "
                 "cannot take attributes; read the credentials with get_credentials(name) instead"
             ) from exc
 

@@ -58,7 +58,7 @@ def capture_botocore_opentelemetry() -> None:
     except ImportError as exc:
         raise ConfigurationError(
             "aws_client_capture='opentelemetry' needs opentelemetry-api and opentelemetry-instrumentation-botocore: "
-            "pip install 'powertools-sts[otel]'"
+            'pip install "powertools-sts[otel]"'
         ) from exc
     instrumentor = BotocoreInstrumentor()  # type: ignore[no-untyped-call]  # the instrumentation has no annotations
     # Locked: two layers applied at once would both pass the check and wrap botocore twice.

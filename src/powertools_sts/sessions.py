@@ -72,8 +72,9 @@ def value_key(value: Any, what: str) -> Any:
         return _mapping_key(value, what)
     if kind is list or kind is tuple:
         return (kind, *[value_key(item, what) for item in value])
+    article = "an" if kind.__name__[:1].lower() in "aeiou" else "a"
     raise ConfigurationError(
-        f"{what}: a {kind.__name__} has no stable value to cache a client by; pass plain values "
+        f"{what}: {article} {kind.__name__} has no stable value to cache a client by; pass plain values "
         "(strings, numbers, lists, dicts) or a botocore Config"
     )
 

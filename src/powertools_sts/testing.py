@@ -199,6 +199,7 @@ class STSStub:
         self._active = False
         self._earlier: frozenset[threading.Thread] = frozenset()  # refused: a prefetch begun at collection
         self._clients: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._offset = 0.0
 
     def __repr__(self) -> str:
         only = None if self._only is None else sorted(self._only)
@@ -238,6 +239,29 @@ class STSStub:
         with self._lock:
             self._failures.append(failure)
 
+    def advance(self, seconds: float) -> None:
+        """Move the package's clock ``seconds`` forward: cached credentials age, and refreshes come due.
+
+        The stub's answers are dated by the same clock. A test that replaces the clock itself after
+        the stub started moves its own instead.
+
+        Raises
+        ------
+        ValueError
+            When ``seconds`` is not a number >= 0.
+
+        Example
+        -------
+        >>> def test_credentials_are_refreshed_before_they_expire(sts_stub):  # doctest: +SKIP
+        ...     first = STSProvider().get("arn:aws:iam::111122223333:role/reports")
+        ...     sts_stub.advance(3600 - 299)  # in the refresh window
+        ...     assert STSProvider().get("arn:aws:iam::111122223333:role/reports") is not first
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < float("inf"):
+            raise ValueError(f"seconds must be a number >= 0, got {seconds!r}")
+        with self._lock:
+            self._offset += seconds
+
     def only(self, *role_arns: str) -> None:
         """Serve credentials for these roles only (``"GetScopedCredentials"``: that too); any other is ``AccessDenied``."""
         with self._lock:
@@ -263,7 +287,10 @@ class STSStub:
 
     def start(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Set dummy credentials and a region, empty the caches, and answer every STS client's AssumeRole and GetScopedCredentials."""
-        from . import _botocore, _state, clear_caches
+        from . import _botocore, _clock, _state, clear_caches
+
+        earlier = _clock.now  # a clock the test set before the stub started: advance moves it on
+        monkeypatch.setattr(_clock, "now", lambda: earlier() + self._offset)
 
         def attach(client: Any, operation_name: str) -> None:
             # At call time, not at creation: a client built before the test (at import) is answered too.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 import shutil
 import subprocess
@@ -70,6 +71,12 @@ def test_every_option_the_middy_example_uses_is_in_the_table():
 
 def test_every_middy_option_has_a_row():
     assert middy_option_names() == MIDDY_OPTIONS
+
+
+def test_every_sts_option_has_a_row():
+    """The third column names every keyword of sts(...), and nothing else."""
+    named = {name for row in table_rows("## Options") for name in re.findall(r"`(\w+)`", row[2])}
+    assert named == set(inspect.signature(sts).parameters)
 
 
 def middy_sanitize_key(key: str) -> str:

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = Path("examples/testing/app.py")
 STUB_TESTS = Path("examples/testing/test_app.py")
 MOCK_AWS_TESTS = Path("examples/testing/test_app_mock_aws.py")
+REFRESH_TESTS = Path("examples/testing/test_refresh.py")
 MOTO_SERVER_TESTS = Path("examples/testing/test_app_moto_server.py")
 
 SOCKET_GUARD = '''
@@ -213,6 +214,14 @@ def test_the_stub_file_passes_with_no_moto_no_credentials_and_no_network(tmp_pat
     assert run.returncode == 0, run.stdout + run.stderr
     assert "4 passed" in run.stdout
     assert attempts == []  # not one name lookup or connection, loopback included
+
+
+def test_the_refresh_test_moves_the_stubs_clock_with_no_network(tmp_path):
+    run, attempts = run_pytest(tmp_path, [REFRESH_TESTS], loopback=False, env={"AWS_EC2_METADATA_DISABLED": "true"})
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout
+    assert attempts == []
 
 
 def test_with_credentials_in_the_environment_no_test_tries_the_network(tmp_path):

@@ -34,6 +34,7 @@ from powertools_sts.provider import FLOOR_SECONDS
 
 from ..conftest import OTHER_ROLE, ROLE
 from ..reliability.proxy import FaultProxy, dead_port
+from .helpers import LambdaContext, client_as, import_file, process_wiring_restored
 
 ROOT = Path(__file__).resolve().parents[2]
 UPDATE = os.environ.get("UPDATE_SNIPPETS") == "1"
@@ -407,3 +408,45 @@ def test_xray_noise_outside_lambda(moto_sts):
     s3_call = lines[-3:]
     assert lines[:-3] in ([], [line.replace("subsegment s3.", "subsegment sts.") for line in s3_call])
     check("docs/snippets/troubleshooting/xray_noise.txt", "\n".join(s3_call))
+
+
+# -- the package's warnings in Logger's JSON ---------------------------------------------------------
+
+
+def test_warnings_in_loggers_json():
+    # A process of its own: copy_config_to_registered_loggers rewires the package's logger for the process.
+    # Provisioned concurrency: INIT waits for the prefetch, so its warning is out before the import returns.
+    example = ROOT / "examples/troubleshooting/json_logs.py"
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL_STS": f"http://127.0.0.1:{dead_port()}",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency",
+        "REPORTS_ROLE_ARN": ROLE,
+        "REPORTS_BUCKET": "example-reports-bucket",
+    }
+    run = subprocess.run(
+        [sys.executable, str(example)], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+
+    assert "Prefetching" not in run.stderr  # nothing left for the root logger's plain text
+    (line,) = run.stdout.splitlines()
+    record = json.loads(line)
+    assert record["level"] == "WARNING"
+    assert record["name"] == "powertools_sts"
+    assert record["service"] == "reports"
+    assert record["message"].startswith("Prefetching entry 'reports' failed; the first invocation fetches it again")
+    assert re.fullmatch(r"prefetch:\d+", record["location"])
+    # The time and the line of the log call change; the page shows placeholders for them.
+    shown = {**record, "location": "prefetch:<line>", "timestamp": "<time>"}
+    check("docs/snippets/troubleshooting/prefetch_warning.json", json.dumps(shown, indent=2))
+
+
+def test_the_json_logs_example_serves_its_handler(moto_sts, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_sts.url)
+    monkeypatch.setenv("REPORTS_ROLE_ARN", ROLE)
+    monkeypatch.setenv("REPORTS_BUCKET", "example-reports-bucket")
+    client_as(moto_sts, ROLE, "s3").create_bucket(Bucket="example-reports-bucket")
+
+    with process_wiring_restored():  # the example rewires the package's logger
+        example = import_file(Path("examples/troubleshooting/json_logs.py"))
+        assert example.handler({}, LambdaContext()) == {"key": "daily.json"}

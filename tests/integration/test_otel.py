@@ -468,12 +468,12 @@ def test_without_the_otel_extra_the_option_is_refused_when_sts_is_applied():
         "    raise SystemExit('not refused')\n"
     )
     assert "aws_client_capture='opentelemetry'" in result.stdout
-    assert "pip install 'powertools-sts[otel]'" in result.stdout
+    assert 'pip install "powertools-sts[otel]"' in result.stdout
 
 
 def test_a_missing_instrumentation_is_refused_in_process_too(monkeypatch):
     monkeypatch.setitem(sys.modules, "opentelemetry.instrumentation.botocore", None)
-    with pytest.raises(ConfigurationError, match=r"pip install 'powertools-sts\[otel\]'"):
+    with pytest.raises(ConfigurationError, match=r'pip install "powertools-sts\[otel\]"'):
         sts(fetch_data={unique(): ROLE}, aws_client_capture=OTEL, disable_prefetch=True)
 
 

@@ -20,8 +20,9 @@ import pytest
 
 from tests.packaging.helpers import ROOT, clean_env
 
-# mkdocs serve mounts the site under the path of site_url, and redirects / there.
-SITE_PATH = re.search(r"^site_url: https?://[^/]+(/.*)$", (ROOT / "mkdocs.yml").read_text(), re.M)
+# mkdocs serve mounts the site under the path of site_url, and redirects / there; at / without one.
+SITE_URL = re.search(r"^site_url: https?://[^/]+(/.*)$", (ROOT / "mkdocs.yml").read_text(), re.M)
+MOUNT = SITE_URL.group(1) if SITE_URL else "/"
 
 
 def free_loopback_port() -> int:
@@ -37,7 +38,7 @@ def get(url: str) -> tuple[str, bytes]:
 
 @pytest.fixture
 def served() -> Iterator[str]:
-    """``make serve-docs`` on a free loopback port, with this interpreter's environment as the venv."""
+    """``make serve-docs`` on a free loopback port, with this interpreter's environment as its docs venv."""
     port = free_loopback_port()
     venv = Path(sys.prefix)
     argv = [
@@ -47,7 +48,7 @@ def served() -> Iterator[str]:
         "-o",
         f"{venv}/.installed-stamp",
         "serve-docs",
-        f"VENV={venv}",
+        f"DOCS_VENV={venv}",
         f"DOCS_ADDR=127.0.0.1:{port}",
     ]
     server = subprocess.Popen(
@@ -81,8 +82,7 @@ def served() -> Iterator[str]:
 
 @pytest.mark.timeout(180)
 def test_serve_docs_serves_pages_and_search(served: str):
-    assert SITE_PATH is not None
-    mount = SITE_PATH.group(1)
+    mount = MOUNT
     url, home = get(served + "/")
     assert url == served + mount
     assert b"<title>Homepage - Powertools STS</title>" in home

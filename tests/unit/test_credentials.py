@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 from datetime import datetime, timezone
 
 import pytest
@@ -88,3 +90,18 @@ def test_equal_values_compare_equal_and_hash_alike():
     assert make() == make()
     assert hash(make()) == hash(make())
     assert make() != dataclasses.replace(make(), session_token="other-token")
+
+
+def test_the_class_formatted_as_text_says_what_to_checkpoint_instead():
+    # What the Durable Execution SDK's encoder puts after "Unsupported type: " (tests/integration/test_durable.py).
+    text = f"{type(make())}"
+    assert text.startswith("powertools_sts.Credentials, which is never checkpointed")
+    assert "return what you fetched with the credentials instead" in text
+    assert "call get_credentials(name) again" in text
+    assert str(Credentials) == text
+    assert repr(Credentials) == "<class 'powertools_sts.credentials.Credentials'>"  # type's own
+
+
+def test_a_copy_or_a_pickle_is_an_equal_value():
+    creds = make()
+    assert copy.deepcopy(creds) == pickle.loads(pickle.dumps(creds)) == creds

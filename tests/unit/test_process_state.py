@@ -149,16 +149,25 @@ def test_get_client_with_an_inline_config_builds_one_client(moto_sts):
     assert invoke(other) is not clients[0]  # another value, another client
 
 
-def test_get_client_refuses_an_argument_with_no_stable_value(moto_sts):
+class Opaque:
+    pass
+
+
+class Token:
+    pass
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [(Opaque(), "an Opaque"), (object(), "an object"), (Token(), "a Token")],
+    ids=["Opaque", "object", "Token"],
+)
+def test_get_client_refuses_an_argument_with_no_stable_value(moto_sts, value, named):
     name = unique("reports")
-
-    class Opaque:
-        pass
-
     handler = sts(fetch_data={name: ROLE}, disable_prefetch=True)(
-        lambda event, context: get_client(name, "s3", verify=Opaque())
+        lambda event, context: get_client(name, "s3", verify=value)
     )
-    with pytest.raises(ConfigurationError, match="verify: a Opaque has no stable value"):
+    with pytest.raises(ConfigurationError, match=f"^verify: {named} has no stable value"):
         invoke(handler)
 
 

@@ -431,3 +431,14 @@ def test_the_plugin_loads_by_its_module_name(pytester, spelling):
         pytester.makeconftest('pytest_plugins = ["powertools_sts.testing"]\n')
         arguments = ()
     pytester.runpytest_subprocess("-p", "no:cacheprovider", *arguments).assert_outcomes(passed=1)
+
+
+def test_advance_moves_the_packages_clock_and_refuses_anything_but_a_number_at_least_zero(sts_stub):
+    from powertools_sts import _clock
+
+    before = _clock.now()
+    sts_stub.advance(3600)
+    assert _clock.now() - before == pytest.approx(3600, abs=5)
+    for wrong in (-1, True, "60", float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="seconds must be a number >= 0"):
+            sts_stub.advance(wrong)

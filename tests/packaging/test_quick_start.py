@@ -137,6 +137,8 @@ def readme_python_blocks() -> list[str]:
     return blocks
 
 
+# The first test to ask for the environment pays for pip's downloads, within the subprocesses' own timeouts.
+@pytest.mark.timeout(900)
 def test_the_quick_starts_run_with_the_install_line(python: Path, tmp_path: Path):
     modules = []
     for number, block in enumerate(readme_python_blocks(), 1):
@@ -152,6 +154,7 @@ def test_the_quick_starts_run_with_the_install_line(python: Path, tmp_path: Path
     assert outcomes == {f"test_the_snippet_runs[{module}]": "passed" for module in modules}
 
 
+@pytest.mark.timeout(900)
 def test_the_testing_page_example_runs_with_the_install_line(python: Path, tmp_path: Path):
     shutil.copy(ROOT / TESTING_APP, tmp_path / "app.py")
     shutil.copy(ROOT / TESTING_TEST, tmp_path / "test_app.py")

@@ -13,6 +13,7 @@ import zipfile
 from email.parser import HeaderParser
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -29,6 +30,7 @@ def metadata(wheel: Path) -> tuple[zipfile.ZipFile, str, list[str]]:
     return archive, dist_info, archive.read(f"{dist_info}/METADATA").decode().splitlines()
 
 
+@pytest.mark.timeout(900)  # the first test to ask for the environment pays for pip's downloads
 def test_the_installed_wheel_imports_and_runs(installed: Path):
     check = (
         "import importlib.metadata, boto3, powertools_sts; from powertools_sts import sts; "
@@ -50,6 +52,7 @@ def test_the_installed_wheel_imports_and_runs(installed: Path):
     assert is_callable == "True"
 
 
+@pytest.mark.timeout(900)  # the first test to ask for the environment pays for pip's downloads
 def test_the_installed_files_are_the_wheel_built_here(installed: Path, built_wheel: BuiltWheel):
     """pip took powertools-sts from the folder of the wheel, not from the package registry."""
     archive, dist_info, _ = metadata(built_wheel.path)

@@ -1,7 +1,9 @@
 """powertools-sts: STS AssumeRole credentials for AWS Lambda Powertools (Python).
 
-The public names are imported when first used (PEP 562): the pytest plugin :mod:`powertools_sts.testing`,
-loaded in every pytest run of a project that installs the package, then imports no botocore or Powertools.
+Every name below is importable from ``powertools_sts``, and nothing else is public: the ``sts`` handler
+decorator, and ``get_client``, ``get_session``, ``get_credentials`` and ``invalidate`` that read its
+entries; ``STSProvider`` and ``assume_role`` for code without a handler to decorate; ``Credentials``;
+``clear_caches``; and the exceptions.
 
 Example
 -------
@@ -57,6 +59,11 @@ _HOMES = MappingProxyType(
 
 
 def __getattr__(name: str) -> Any:
+    """Import a public name when it is first used (PEP 562).
+
+    The pytest plugin :mod:`powertools_sts.testing`, loaded in every pytest run of a project that installs
+    the package, then imports no botocore or Powertools.
+    """
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

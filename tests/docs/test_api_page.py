@@ -1,15 +1,17 @@
-"""docs/api.md shows the public API and nothing else, and no docstring example imports a private name.
+"""docs/api.md is built from the docstrings alone: it shows every public name, documented by its docstring, and
+nothing else; and no docstring example imports a private name.
 
 The public API is ``powertools_sts.__all__`` plus the public module ``powertools_sts.testing`` (its own
 ``__all__``). The page is rendered by mkdocstrings: this test builds it (api.md alone, with mkdocs.yml's
-configuration) and reads the anchors of every object the page renders.
+configuration) and reads what it renders for every object.
 """
 
 from __future__ import annotations
 
 import ast
+import html
+import inspect
 import re
-import runpy
 import shutil
 from pathlib import Path
 
@@ -20,7 +22,6 @@ import powertools_sts.testing
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "powertools_sts"
-PUBLIC_NAMES = "examples/api/public_names.py"
 API_PAGE = "docs/api.md"
 
 #: What may be imported from where: the package's names, and the testing module's.
@@ -28,29 +29,32 @@ EXPORTED = {
     "powertools_sts": set(powertools_sts.__all__),
     "powertools_sts.testing": set(powertools_sts.testing.__all__),
 }
+#: Every public object, by the anchor mkdocstrings gives it.
+PUBLIC = {
+    f"{module}.{name}": getattr(powertools_sts.testing if module.endswith("testing") else powertools_sts, name)
+    for module, names in EXPORTED.items()
+    for name in sorted(names)
+}
 
 
-def test_the_page_imports_every_public_name() -> None:
-    tree = ast.parse((ROOT / PUBLIC_NAMES).read_text())
-    imported = [
-        alias.name
-        for node in tree.body
-        if isinstance(node, ast.ImportFrom) and node.module == "powertools_sts"
-        for alias in node.names
+def test_the_page_is_the_two_directives_and_nothing_else() -> None:
+    """No listing, no include, no prose that could drift from the code: headings and ``:::`` directives only."""
+    text = (ROOT / API_PAGE).read_text()
+    body = text.split("\n---\n", 1)[1]  # after the front matter
+    assert re.findall(r"^::: *(\S+)", body, re.MULTILINE) == ["powertools_sts", "powertools_sts.testing"]
+    content = [
+        line
+        for line in body.splitlines()
+        if line.strip() and not line.startswith(("#", ":::", "    "))  # headings, directives, their options
     ]
-    assert sorted(imported) == sorted(powertools_sts.__all__)
-    names = runpy.run_path(str(ROOT / PUBLIC_NAMES))["PUBLIC_NAMES"]
-    assert names == [getattr(powertools_sts, name) for name in imported]
-
-
-def test_the_page_renders_the_package_and_the_testing_module() -> None:
-    directives = re.findall(r"^::: *(\S+)", (ROOT / API_PAGE).read_text(), re.MULTILINE)
-    assert directives == ["powertools_sts", "powertools_sts.testing"]
+    assert content == []
+    assert "--8<--" not in body
+    assert "```" not in body
 
 
 @pytest.fixture(scope="module")
-def rendered_ids(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """The anchors of the objects mkdocstrings renders on api.md, built with mkdocs.yml's configuration."""
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The HTML mkdocstrings renders for api.md, built with mkdocs.yml's configuration."""
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
 
@@ -64,8 +68,13 @@ def rendered_ids(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
             str(ROOT / "mkdocs.yml"), docs_dir=str(docs), site_dir=str(site), nav=[{"API": "api.md"}], strict=False
         )
         build(config)
-    html = (site / "api" / "index.html").read_text()
-    return sorted(set(re.findall(r'id="(powertools_sts(?:\.[\w]+)*)"', html)))
+    return (site / "api" / "index.html").read_text()
+
+
+@pytest.fixture(scope="module")
+def rendered_ids(rendered: str) -> list[str]:
+    """The anchors of the objects mkdocstrings renders on api.md."""
+    return sorted(set(re.findall(r'id="(powertools_sts(?:\.[\w]+)*)"', rendered)))
 
 
 def _exported(identifier: str) -> bool:
@@ -83,10 +92,27 @@ def test_every_rendered_name_is_public_and_exported(rendered_ids: list[str]) -> 
 
 
 def test_every_exported_name_is_rendered(rendered_ids: list[str]) -> None:
-    rendered = set(rendered_ids)
-    expected = {f"powertools_sts.{name}" for name in powertools_sts.__all__}
-    expected |= {f"powertools_sts.testing.{name}" for name in powertools_sts.testing.__all__}
-    assert expected - rendered == set()
+    assert set(PUBLIC) - set(rendered_ids) == set()
+
+
+def _plain(text: str) -> str:
+    """Text without markup or whitespace: reStructuredText roles and literals, or HTML tags and entities."""
+    text = re.sub(r":\w+:`([^`]*)`", r"\1", text).replace("`", "")
+    text = html.unescape(re.sub(r"<[^>]+>", "", text))
+    return re.sub(r"\s+", "", text)
+
+
+@pytest.mark.parametrize("anchor", sorted(PUBLIC))
+def test_every_public_name_is_documented_by_its_docstring(rendered: str, anchor: str) -> None:
+    """The first paragraph under each public name's heading is the summary of its docstring."""
+    docstring = inspect.getdoc(PUBLIC[anchor])
+    assert docstring, f"{anchor} has no docstring"
+    summary = docstring.split("\n\n", 1)[0]
+    heading = rendered.index(f'id="{anchor}"')
+    contents = rendered.index('<div class="doc doc-contents', heading)
+    first = re.search(r"<p>(.*?)</p>", rendered[contents:], re.S)
+    assert first is not None, f"nothing is rendered under {anchor}"
+    assert _plain(first.group(1)) == _plain(summary)
 
 
 _IMPORT = re.compile(r"^\s*>>> (from (?P<module>[\w.]+) import (?P<names>.+)|import (?P<plain>[\w.]+))")

@@ -1,16 +1,14 @@
 """The install line of the README and the home page, run against a wheel built from this checkout.
 
 docs/snippets/install/wheel.sh is the one place the commands live: the home page includes it, the README
-quotes it (checked here line for line), and this module runs it: the build line in the session fixture
-of conftest.py, the install line in a fresh virtual environment with the aws-sdk extra, which pip fills
-from the package registry.
+quotes it (checked here line for line), and the packaging tests run it: the build line and the install
+line in the session fixtures of conftest.py (the install line in a fresh virtual environment, where pip
+takes powertools-sts from the folder of the built wheel and its dependencies from the package registry).
 """
 
 from __future__ import annotations
 
-import re
 import subprocess
-import venv
 import zipfile
 from email.parser import HeaderParser
 from pathlib import Path
@@ -19,15 +17,11 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.packaging.helpers import ROOT, BuiltWheel, clean_env, commands
+from tests.packaging.conftest import readme_install_lines
+from tests.packaging.helpers import ROOT, BuiltWheel, clean_env, commands, fenced_blocks, readme_section
 
 WHEEL_SNIPPET = Path("docs/snippets/install/wheel.sh")
 PYPI_SNIPPET = Path("docs/snippets/install/pypi.sh")
-
-
-def fenced_blocks(markdown: str) -> list[str]:
-    """The text of every fenced code block of a Markdown file."""
-    return [match.group(1) for match in re.finditer(r"^```[^\n]*\n(.*?)^```$", markdown, re.M | re.S)]
 
 
 def metadata(wheel: Path) -> tuple[zipfile.ZipFile, str, list[str]]:
@@ -36,30 +30,7 @@ def metadata(wheel: Path) -> tuple[zipfile.ZipFile, str, list[str]]:
     return archive, dist_info, archive.read(f"{dist_info}/METADATA").decode().splitlines()
 
 
-@pytest.fixture(scope="module")
-def installed(built_wheel: BuiltWheel, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtual environment where the README's install line installed the wheel with its extra."""
-    install = commands(WHEEL_SNIPPET)[1]
-    assert install[:2] == ["pip", "install"], install
-    (target,) = install[2:]
-    requirement = target.replace("dist/", f"{built_wheel.directory}/", 1)
-    assert Path(requirement.split("[")[0]) == built_wheel.path, "the README names another file than pip builds"
-    home = tmp_path_factory.mktemp("venv")
-    venv.EnvBuilder(with_pip=True).create(home)
-    python = home / "bin" / "python"
-    run = subprocess.run(
-        [str(python), "-m", *install[:2], requirement],
-        cwd=home,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    return python
-
-
+@pytest.mark.timeout(900)  # the first test to ask for the environment pays for pip's downloads
 def test_the_installed_wheel_imports_and_runs(installed: Path):
     check = (
         "import importlib.metadata, boto3, powertools_sts; from powertools_sts import sts; "
@@ -81,6 +52,17 @@ def test_the_installed_wheel_imports_and_runs(installed: Path):
     assert is_callable == "True"
 
 
+@pytest.mark.timeout(900)  # the first test to ask for the environment pays for pip's downloads
+def test_the_installed_files_are_the_wheel_built_here(installed: Path, built_wheel: BuiltWheel):
+    """pip took powertools-sts from the folder of the wheel, not from the package registry."""
+    archive, dist_info, _ = metadata(built_wheel.path)
+    (site_packages,) = installed.parents[1].glob("lib/python*/site-packages")
+    installed_record = (site_packages / dist_info / "RECORD").read_text().splitlines()
+    built_record = archive.read(f"{dist_info}/RECORD").decode().splitlines()
+    # pip adds its own lines (INSTALLER, REQUESTED, the byte-compiled files) to the wheel's.
+    assert set(built_record) - {f"{dist_info}/RECORD,,"} <= set(installed_record)
+
+
 def test_the_wheel_carries_the_licence(built_wheel: BuiltWheel):
     archive, dist_info, lines = metadata(built_wheel.path)
     assert archive.read(f"{dist_info}/licenses/LICENSE") == (ROOT / "LICENSE").read_bytes()
@@ -90,7 +72,7 @@ def test_the_wheel_carries_the_licence(built_wheel: BuiltWheel):
 
 
 def test_the_readme_quotes_the_install_snippets():
-    blocks = fenced_blocks((ROOT / "README.md").read_text())
+    blocks = fenced_blocks(readme_section("Install"))
     assert (ROOT / WHEEL_SNIPPET).read_text() in blocks
     assert (ROOT / PYPI_SNIPPET).read_text() in blocks
 
@@ -101,13 +83,13 @@ def test_the_home_page_includes_the_install_snippets():
         assert f'--8<-- "{snippet.as_posix()}"' in page
 
 
-def test_the_published_command_names_this_package_and_its_extra(built_wheel: BuiltWheel):
-    """The PyPI line cannot run before the release: it must ask for the same distribution and extras as the wheel line."""
-    ((pip, verb, published),) = commands(PYPI_SNIPPET)
+def test_the_published_command_names_this_package_and_its_extras(built_wheel: BuiltWheel):
+    """The PyPI line cannot run before the release: it is the line that runs, without ``--find-links dist``."""
+    local, published = readme_install_lines()
+    assert commands(WHEEL_SNIPPET)[1] == local
+    assert commands(PYPI_SNIPPET) == [published]
+    (pip, verb, requirement) = published
     assert (pip, verb) == ("pip", "install")
-    from_pypi = Requirement(published)
-    from_wheel = Requirement("powertools-sts" + "[" + commands(WHEEL_SNIPPET)[1][2].split("[", 1)[1])
     headers = HeaderParser().parsestr("\n".join(metadata(built_wheel.path)[2]))
-    assert canonicalize_name(from_pypi.name) == canonicalize_name(headers["Name"])
-    assert from_pypi.extras == from_wheel.extras == {"aws-sdk"}
-    assert from_pypi.extras <= set(headers.get_all("Provides-Extra"))
+    assert canonicalize_name(Requirement(requirement).name) == canonicalize_name(headers["Name"])
+    assert Requirement(requirement).extras <= set(headers.get_all("Provides-Extra"))

@@ -1,3 +1,3 @@
-# Until powertools-sts is on PyPI: build the wheel from a checkout of the repository, then install it.
+# Until powertools-sts is on PyPI: build the wheel from a checkout of the repository, then install it from dist/.
 python -m pip wheel --no-deps -w dist .
-pip install "dist/powertools_sts-0.1.0-py3-none-any.whl[aws-sdk]"
+pip install --find-links dist "powertools-sts[aws-sdk,tracer]"

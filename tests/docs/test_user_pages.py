@@ -18,11 +18,7 @@ DOCS = ROOT / "docs"
 #: The pages about the project itself, which may name its tests and benchmarks.
 PROJECT_PAGES = {"reliability.md", "benchmarks.md", "changelog.md"}
 #: Pages that still name a test file, each owned by a change under way elsewhere: remove the entry with the path.
-PENDING = {
-    "migration.md": "names tests/examples/test_pages_migration.py",
-    "execution-models.md": "names tests/integration/test_execution_models.py and test_durable.py",
-    "multi-tenant.md": "names benchmarks/_fleet.py",
-}
+PENDING: dict[str, str] = {}
 
 USER_PAGES = sorted(
     [ROOT / "README.md"]

@@ -20,6 +20,7 @@ __all__ = [
     "ATTR_OUTCOME",
     "ATTR_ROLE_ARN",
     "ATTR_SECONDS_LEFT",
+    "ATTR_TENANT",
     "REFRESH_SPAN",
     "RETRIED_EVENT",
     "SpanObserver",
@@ -36,6 +37,7 @@ ATTR_ROLE_ARN = "powertools_sts.role_arn"
 ATTR_OUTCOME = "powertools_sts.outcome"
 ATTR_SECONDS_LEFT = "powertools_sts.seconds_left"
 ATTR_ERROR_CODE = "powertools_sts.error_code"
+ATTR_TENANT = "powertools_sts.tenant"
 
 _INSTRUMENTATION = "powertools_sts"
 
@@ -88,6 +90,8 @@ def refresh_attributes(event: Refresh) -> dict[str, str | float]:
         attributes[ATTR_SECONDS_LEFT] = round(event.left, 3)
     if event.code is not None:
         attributes[ATTR_ERROR_CODE] = event.code
+    if event.tenant is not None:
+        attributes[ATTR_TENANT] = event.tenant
     return attributes
 
 

@@ -1,7 +1,8 @@
 """Long runs: (5) STS calls over a simulated day and the spread of the refreshes of containers started together, on
 a fake clock that replaces ``powertools_sts._clock.now`` (the proxy in front of moto stamps ``Expiration`` from it and
 counts the AssumeRole calls: botocore's Stubber would need every response queued in advance, in the very number
-measured); (6) memory growth over many invocations of each documented pattern, traced with tracemalloc.
+measured); (6) memory growth over many invocations of each documented pattern, traced with tracemalloc, and the
+resident memory of tenants in turn through ``max_tenants``, in a process of its own.
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ from __future__ import annotations
 import collections
 import contextlib
 import gc
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -21,10 +25,20 @@ from unittest import mock
 import boto3
 from _common import Context, roles, summary
 from _loopback import STSProxy
-from _warm import EVENT, make_context
+from _warm import BENCHMARKS, EVENT, make_context
 from botocore.config import Config
 
-from powertools_sts import STSProvider, _clock, assume_role, clear_caches, get_client, get_credentials, get_session, sts
+from powertools_sts import (
+    STSProvider,
+    _clock,
+    _state,
+    assume_role,
+    clear_caches,
+    get_client,
+    get_credentials,
+    get_session,
+    sts,
+)
 from powertools_sts.provider import JITTER_FRACTION
 
 DAY = 86_400.0
@@ -299,4 +313,111 @@ def measure_memory(ctx: Context, *, invocations: int, warmup: int, budget_s: flo
         "tenant_seconds": TENANT_SECONDS,
         "tenant_fetches": tenant_fetches,
         "patterns": results,
+    }
+
+
+# -- (6) the resident memory of tenants in turn through max_tenants ------------------------------------------
+
+MEMORY_PER_TENANT_NAME = "tenant_data"
+
+
+def _rss() -> int | None:
+    """This process's resident set size in bytes (Linux: /proc/self/statm), or None elsewhere."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return None
+
+
+def tenants_child(arguments: str) -> None:
+    """In a process of its own: tenants in turn through one per-tenant entry, each calling get_client; print JSON.
+
+    RSS with no tenant, with ``max_tenants`` resident, after a second round (every tenant then admitted evicts one:
+    the warm-up), and after the tenants that follow until ``tenants`` in all or ``budget_s`` spent.
+    """
+    plan = json.loads(arguments)
+    if _rss() is None:
+        print(json.dumps({"skipped": "no /proc/self/statm on this platform: RSS is read from it"}))
+        return
+    max_tenants, arn = plan["max_tenants"], roles(1, "tenants")["tenants0"]
+
+    def params(tenant_id: str) -> dict[str, Any]:
+        return {"RoleArn": arn, "DurationSeconds": 3600, "Tags": [{"Key": "tenant", "Value": tenant_id}]}
+
+    @sts(
+        fetch_data={MEMORY_PER_TENANT_NAME: params},
+        boto3_client=boto3.client("sts", endpoint_url=plan["moto"]),
+        max_tenants=max_tenants,
+        cache_key="bench-tenants",
+    )
+    def handler(event: Any, context: Any) -> Any:
+        return get_client(MEMORY_PER_TENANT_NAME, "s3")
+
+    boto3.session.Session().client("s3")  # what any first S3 client of a process loads is no tenant's
+    done = [0]
+
+    def tenant_in_turn() -> None:
+        handler(EVENT, SimpleNamespace(function_name="bench", tenant_id=f"tenant-{done[0]}"))
+        done[0] += 1
+
+    def settled() -> int:
+        gc.collect()
+        rss = _rss()
+        assert rss is not None
+        return rss
+
+    empty = settled()
+    started = time.perf_counter()
+    for _ in range(max_tenants):
+        tenant_in_turn()
+    resident = settled()
+    fill_s = time.perf_counter() - started
+    for _ in range(max_tenants):
+        tenant_in_turn()
+    warmed, warmup = settled(), done[0]
+    started = time.perf_counter()
+    deadline = started + plan["budget_s"]
+    while done[0] < plan["tenants"] and time.perf_counter() < deadline:
+        tenant_in_turn()
+    wall = time.perf_counter() - started
+    end = settled()
+    layer = next(iter(_state.names[MEMORY_PER_TENANT_NAME])).layer
+    [provider] = {slot.provider for tenant in layer.tenants.lru.values() for slot in tenant.slots.values()}
+    print(
+        json.dumps(
+            {
+                "rss_empty_bytes": empty,
+                "rss_resident_bytes": resident,
+                "rss_warmed_bytes": warmed,
+                "rss_end_bytes": end,
+                "per_tenant_bytes": (resident - empty) / max_tenants,
+                "growth_bytes": end - warmed,
+                "warmup_tenants": warmup,
+                "tenants_done": done[0],
+                "measured_tenants": done[0] - warmup,
+                "ms_per_new_tenant": (fill_s * 1000.0) / max_tenants,
+                "wall_s": wall,
+                "tenants_resident_at_end": len(layer.tenants.lru),
+                "provider_entries_at_end": len(provider.cache.entries),
+            }
+        )
+    )
+
+
+def measure_tenant_memory(ctx: Context, *, tenants: int, max_tenants: int, budget_s: float) -> dict[str, Any]:
+    """``tenants`` tenants in turn through ``max_tenants``, each invocation calling ``get_client(name, 's3')``."""
+    plan = {"moto": ctx.moto, "tenants": tenants, "max_tenants": max_tenants, "budget_s": budget_s}
+    env = dict(ctx.env, PYTHONPATH=os.pathsep.join(filter(None, (BENCHMARKS, ctx.env.get("PYTHONPATH")))))
+    code = "import sys, _longrun; _longrun.tenants_child(sys.argv[1])"
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(plan)], env=env, capture_output=True, text=True, check=True
+    )
+    run = json.loads(done.stdout.splitlines()[-1])
+    return {
+        "planned_tenants": tenants,
+        "max_tenants": max_tenants,
+        "budget_s": budget_s,
+        "limit_bytes": 20 * MIB,
+        **run,
     }

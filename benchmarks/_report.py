@@ -102,7 +102,10 @@ def _targets(r: Results) -> Iterator[tuple[Any, ...]]:
         ("warm_metrics", "sts_1_metrics", "1 fresh entry and metrics= set", 2),
         ("warm_otel", "sts_1_otel", "1 fresh entry and OpenTelemetry capture on", 2),
         ("warm_linked", "sts_1_shared_name", "1 fresh entry beside another layer (linked into the context)", 2),
+        ("warm_tenant", "sts_tenant", "1 fresh per-tenant entry (the context's tenant_id, cached)", 2),
     ):
+        if name not in warm:
+            continue  # results recorded before the variant existed (--from-results)
         text = f"warm overhead with {what} <= {limit}x the no-op middleware's"
         yield 1, id_, text, warm[name]["median"], "<=", limit, "x"
     yield 2, "get_client", "get_client warm >= 1,000x faster than session.client('s3')", speedup, ">=", 1000, "x"
@@ -128,6 +131,16 @@ def _targets(r: Results) -> Iterator[tuple[Any, ...]]:
         run = memory["patterns"][name]
         text = f"memory growth over {memory['invocations']:,} invocations of {label}: < 1 MiB"
         yield 6, f"memory_{name}", text, max(run["growth_bytes"], run["projected_bytes"]), "<", 1024**2, " B"
+    tenants = r.get("tenant_memory", {"skipped": "not measured in this run"})
+    if "skipped" not in tenants:
+        limit, most = tenants["limit_bytes"], tenants["max_tenants"]
+        text = (
+            f"RSS growth over {tenants['measured_tenants']:,} more tenants in turn through max_tenants={most}, each "
+            f"calling get_client, after the first {tenants['warmup_tenants']:,}: < {limit / 1024**2:g} MiB"
+        )
+        yield 6, "memory_tenants_rss", text, tenants["growth_bytes"], "<", limit, " B"
+        text = f"tenants resident after {tenants['tenants_done']:,} through max_tenants={most} = {most}"
+        yield 6, "memory_tenants_resident", text, tenants["tenants_resident_at_end"], "==", most, ""
     pc, mi, refresh, cold = (r["models"][k] for k in ("provisioned", "workers", "refresh", "handwritten"))
     text = "provisioned concurrency, the first invocation after a freeze: AssumeRole calls in flight (the most) = 0"
     yield 7, "pc_first_invocation", text, pc["calls_during"]["package"]["max"], "==", 0, ""
@@ -327,6 +340,37 @@ def _memory(r: Results) -> list[str]:
     ]
 
 
+def _tenant_memory(r: Results) -> list[str]:
+    t = r.get("tenant_memory")
+    if t is None:
+        return []
+    if "skipped" in t:
+        return ["### Tenants through `max_tenants`", f"Not measured in this run: {t['skipped']}"]
+    most = t["max_tenants"]
+    facts = {
+        "tenants in turn (planned)": f"{t['tenants_done']:,} ({t['planned_tenants']:,})",
+        "RSS, no tenant": nbytes(t["rss_empty_bytes"]),
+        f"RSS, {most} tenants resident": nbytes(t["rss_resident_bytes"]),
+        f"**memory per resident tenant** (the difference / {most})": f"**{nbytes(t['per_tenant_bytes'])}**",
+        f"RSS after {t['warmup_tenants']:,} tenants (the warm-up)": nbytes(t["rss_warmed_bytes"]),
+        f"RSS after {t['tenants_done']:,} tenants": nbytes(t["rss_end_bytes"]),
+        f"**growth over the last {t['measured_tenants']:,}**": f"**{nbytes(t['growth_bytes'])}**",
+        "a new tenant's first invocation (AssumeRole, session and S3 client), ms": num(t["ms_per_new_tenant"]),
+        "tenants resident / provider entries at the end": f"{t['tenants_resident_at_end']} / {t['provider_entries_at_end']}",
+    }
+    return [
+        "### Tenants through `max_tenants`",
+        table(["Per-tenant entry, `get_client(name, 's3')` per invocation", ""], [list(f) for f in facts.items()]),
+        f"A process of its own: one per-tenant entry with `max_tenants={most}`, each invocation of another tenant "
+        "(never seen before) calling `get_client(name, 's3')`; STS is moto. RSS (`/proc/self/statm`) after "
+        f"`gc.collect()`: with no tenant (a first S3 client already built, so botocore's modules are loaded), with "
+        f"{most} resident, after a second round of {most} (each admission then evicts a tenant with its session and "
+        f"client: the warm-up), and after the tenants that follow until {t['planned_tenants']:,} in all or "
+        f"{t['budget_s']:g} s. Each tenant's session is built as `boto3.Session()` builds one, with botocore's own "
+        "data loader: its models are parsed again and kept per tenant.",
+    ]
+
+
 def _models(r: Results) -> list[str]:
     pc, mi = r["models"]["provisioned"], r["models"]["workers"]
     pc_header = ["Variant", "INIT: start to the first `next`, s", "AssumeRole calls at INIT"]
@@ -491,7 +535,7 @@ SECTIONS: list[tuple[str, Callable[[Results], list[str]]]] = [
     ("3. Cold start", _cold),
     ("4. Prefetch with 100 ms of STS latency", _prefetch),
     ("5. STS calls over a day, and the spread of refreshes", _sts_calls),
-    ("6. Memory over many invocations", _memory),
+    ("6. Memory over many invocations", lambda r: [*_memory(r), *_tenant_memory(r)]),
     ("7. Execution models, and a hand-written handler", _models),
     ("8. The fleet model of tenants: STS calls per second", _fleet),
 ]

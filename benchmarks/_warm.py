@@ -28,7 +28,10 @@ EVENT: dict[str, Any] = {"path": "/orders", "httpMethod": "GET"}
 
 
 def make_context() -> Any:
-    return SimpleNamespace(function_name="bench", aws_request_id="00000000-0000-0000-0000-000000000000")
+    # tenant_id: what Lambda's tenant isolation mode sets; only the per-tenant variant reads it.
+    return SimpleNamespace(
+        function_name="bench", aws_request_id="00000000-0000-0000-0000-000000000000", tenant_id="bench-tenant"
+    )
 
 
 def bare(event: Any, context: Any) -> Any:
@@ -70,6 +73,7 @@ WARM_VARIANTS = {
     "sts_1_shared_name": "sts, 1 fresh entry whose name another layer also uses",
     "sts_1_metrics": "sts, 1 fresh entry, metrics= a Powertools EphemeralMetrics",
     "sts_1_otel": "sts, 1 fresh entry, aws_client_capture='opentelemetry'",
+    "sts_tenant": "sts, 1 fresh per-tenant entry, the invocation's context.tenant_id cached",
     "provider_get": "Powertools BaseProvider.get cache hit",
     "assume_role_each": "sts_client.assume_role on every invocation (moto)",
 }
@@ -78,7 +82,7 @@ WARM_VARIANTS = {
 # Each sts variant runs in a process of its own beside the bare handler and the no-op middleware, as a Lambda
 # function's one handler does: a layer alone in its process skips the ContextVar that names resolve through. The
 # shared-name variant has two layers in its process, so it shows what linking into the context costs.
-PROCESSES = (("sts_1",), ("sts_10",), ("sts_1_shared_name",), ("sts_1_metrics",), ("sts_1_otel",))
+PROCESSES = (("sts_1",), ("sts_10",), ("sts_1_shared_name",), ("sts_1_metrics",), ("sts_1_otel",), ("sts_tenant",))
 PROCESSES += (("provider_get", "assume_role_each"),)
 KEPT: list[Any] = []
 
@@ -108,6 +112,12 @@ def build_warm_handlers(
             except ImportError:
                 otel = {}
             return layer(roles(1, "warm_otel"), "bench-warm-o", **otel)(bare)  # type: ignore[no-any-return]
+        if name == "sts_tenant":
+            # A per-tenant entry: the tenant in a session tag; every invocation is of the context's tenant.
+            tagged = {
+                "warm_tenant": lambda tenant_id: {"RoleArn": arn, "Tags": [{"Key": "tenant", "Value": tenant_id}]}
+            }
+            return layer(tagged, "bench-warm-tenant")(bare)  # type: ignore[no-any-return]
         if name == "provider_get":
             provider = TrivialProvider()
             return lambda event, context: provider.get("name")

@@ -512,7 +512,7 @@ def _prefetch(layer: _Layer) -> None:
             logger.warning("Prefetching entry %r failed; the first invocation fetches it again: %s", slot.name, exc)
 
     futures = [background.run(functools.partial(prefetch, slot), "prefetch") for slot in layer.slots.values()]
-    if not init_waits_for_prefetch():
+    if not futures or not init_waits_for_prefetch():  # no futures: only per-tenant entries, never prefetched
         return
     timeout = layer.options.prefetch_timeout
     if timeout is None:

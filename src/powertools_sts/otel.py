@@ -20,6 +20,7 @@ __all__ = [
     "ATTR_OUTCOME",
     "ATTR_ROLE_ARN",
     "ATTR_SECONDS_LEFT",
+    "ATTR_TENANT",
     "REFRESH_SPAN",
     "RETRIED_EVENT",
     "SpanObserver",

@@ -47,7 +47,16 @@ def tenant_of_invocation(choose: Callable[[Any, Any], Any] | None, event: Any, c
     >>> tenant_of_invocation(lambda event, context: event["tenant"], {"tenant": "acme"}, None, "app.handler")
     'acme'
     """
-    tenant = choose(event, context) if choose is not None else getattr(context, "tenant_id", None)
+    if choose is None:
+        tenant = getattr(context, "tenant_id", None)
+    else:
+        try:
+            tenant = choose(event, context)
+        except Exception as exc:  # an event without the field it reads: no tenant, refused as one
+            raise TenantError(
+                f"handler {handler} has per-tenant entries, and the tenant= callable raised {type(exc).__name__}: "
+                f"{exc}: an invocation needs a tenant; no credentials were fetched"
+            ) from exc
     if type(tenant) is not str or not tenant:
         where = "the tenant= callable returned" if choose is not None else "context.tenant_id is"
         raise TenantError(

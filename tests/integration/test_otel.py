@@ -395,6 +395,36 @@ def test_spans_and_metrics_both_observe_the_layer(moto_sts, exporter):
     assert "AssumeRoleCalls" in metrics.metric_set
 
 
+def test_a_tenants_refresh_span_names_the_tenant_and_its_metrics_do_not(moto_sts, exporter, capsys):
+    metrics = EphemeralMetrics(namespace="PowertoolsSTSTest", service="otel")
+    name = unique()
+
+    @sts(
+        fetch_data={name: lambda tenant_id: {"RoleArn": ROLE, "Tags": [{"Key": "TenantID", "Value": tenant_id}]}},
+        aws_client_capture=OTEL,
+        metrics=metrics,
+        metrics_entry_dimension=True,
+    )
+    def handler(event: Any, context: Any) -> Any:
+        return get_credentials(name).access_key_id
+
+    with trace.get_tracer("test").start_as_current_span("invocation") as parent:
+        context = lambda_context()
+        context.tenant_id = "tenant-acme"
+        handler({}, context)
+
+    (refresh,) = named(exporter, REFRESH_SPAN)
+    assert_child_of(refresh, parent)
+    assert (refresh.attributes or {})[ATTR_TENANT] == "tenant-acme"
+    assert (refresh.attributes or {})[ATTR_ENTRY] == name
+    # A span attribute, never a metric dimension: one metric series per tenant would have no bound.
+    assert "AssumeRoleCalls" in metrics.metric_set
+    printed = capsys.readouterr().out
+    assert name in printed  # the entry dimension's blob was printed
+    assert "tenant-acme" not in printed
+    assert "tenant-acme" not in str(metrics.metric_set)
+
+
 class FailingRefreshSpans(SpanProcessor):
     """A span processor whose on_start raises for refresh spans while ``failing`` is set: a broken pipeline."""
 

@@ -167,7 +167,7 @@ class Options:
         metrics: Any = None,
         metrics_entry_dimension: Any = False,
         tenant: Any = None,
-        max_tenants: Any = 100,
+        max_tenants: Any = 10,
     ) -> Options:
         """Check every option; raise ``ConfigurationError`` naming the first that is wrong."""
         hub = aws_client_assume_role

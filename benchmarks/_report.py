@@ -101,7 +101,7 @@ def _targets(r: Results) -> Iterator[tuple[Any, ...]]:
         ("warm_10", "sts_10", "10 fresh entries", 3),
         ("warm_metrics", "sts_1_metrics", "1 fresh entry and metrics= set", 2),
         ("warm_otel", "sts_1_otel", "1 fresh entry and OpenTelemetry capture on", 2),
-        ("warm_linked", "sts_1_shared_name", "1 fresh entry beside another layer (linked into the context)", 2),
+        ("warm_linked", "sts_1_shared_name", "1 fresh entry beside another layer with its name", 2),
         ("warm_tenant", "sts_tenant", "1 fresh per-tenant entry (the context's tenant_id, cached)", 2),
     ):
         if name not in warm:
@@ -199,8 +199,7 @@ def _warm(r: Results) -> list[str]:
         f"every process. {w['rounds']} rounds per process; in each, every handler in turn (the order rotating) runs "
         f"the best of 3 batches of {w['calls_per_round']:,} invocations ({w['sts_calls_per_round']} for the one "
         "calling STS), the garbage collector off. Overheads (less the bare handler's time) and ratios are taken "
-        "within a round. A layer alone in its process skips the ContextVar that names resolve through; the "
-        "shared-name handler has another layer beside it, so it links into the context at every invocation. The "
+        "within a round. The shared-name handler has another layer with its entry's name beside it. The "
         "sts layers sign through a counting proxy (the last column); the BaseProvider row is a trivial subclass "
         "whose `get` hits its cache; the last row calls moto, its own process, at every invocation.",
     ]

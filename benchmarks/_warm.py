@@ -80,8 +80,7 @@ WARM_VARIANTS = {
 
 
 # Each sts variant runs in a process of its own beside the bare handler and the no-op middleware, as a Lambda
-# function's one handler does: a layer alone in its process skips the ContextVar that names resolve through. The
-# shared-name variant has two layers in its process, so it shows what linking into the context costs.
+# function's one handler does. The shared-name variant has two layers with one name in its process.
 PROCESSES = (("sts_1",), ("sts_10",), ("sts_1_shared_name",), ("sts_1_metrics",), ("sts_1_otel",), ("sts_tenant",))
 PROCESSES += (("provider_get", "assume_role_each"),)
 KEPT: list[Any] = []

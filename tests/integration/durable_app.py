@@ -1,8 +1,7 @@
 """Durable handlers for test_durable.py, each with an ``sts`` layer of one entry (``ledger`` unless told).
 
-The tests import them and run them beside a second ``sts`` layer, where every layer links itself into
-the context of the thread it runs on; ``python durable_app.py SCENARIO`` runs one on the SDK's local
-runner in a fresh interpreter, where its layer is alone in its process (``names.relink``), and prints
+The tests import them and run them beside a second ``sts`` layer; ``python durable_app.py SCENARIO``
+runs one on the SDK's local runner in a fresh interpreter, where its layer is alone in its process, and prints
 what it saw as JSON. ``AWS_ENDPOINT_URL_STS`` points at moto, as in the tests. Each builder takes
 ``sts``'s options, and appends to ``seen`` a line per run of the handler and of a step's body.
 
@@ -136,8 +135,7 @@ if __name__ == "__main__":
     seen: list[str] = []
     handler = SCENARIOS[sys.argv[1]](seen)
     gc.collect()
-    linked = [layer.linked for layer in _state.layers]
     result = run(handler)
     error = result.error.message if result.error is not None else None
-    print(json.dumps({"linked": linked, "status": result.status.value, "result": result.result, "error": error}))
+    print(json.dumps({"status": result.status.value, "result": result.result, "error": error}))
     print(json.dumps(seen))

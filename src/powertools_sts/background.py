@@ -15,7 +15,8 @@ Refresh ahead is the one task asked for in the middle of an invocation, so its t
 by the reader: ``Thread.start`` returns only once the OS has run the new thread, and then the reader
 waits to run again, which on a busy host (the worker processes of Managed Instances share its vCPUs)
 is milliseconds of the invocation's latency. :func:`run_weakly` hands the task to one standing thread
-that starts it, begun at the first refresh ahead of the process and idle between them.
+that starts it, idle between refreshes; the first fetch of a cache that refreshes ahead begins it
+(:func:`ready`), off the path of a read.
 
 Example
 -------
@@ -89,16 +90,32 @@ def run_weakly(owner: Any, method: Callable[[Any], None], what: str) -> Future[N
         if _state.starter is not None:
             _state.wakeup.notify()  # wakes it; never waits for it
             return future
-        starter = _state.starter = threading.Thread(target=_start_waiting, name=f"powertools-sts-{what}", daemon=True)
+    ready(quiet=False)  # no fetch began it (stop() ended it, say): this once, a read waits for a thread start
+    return future
+
+
+def ready(quiet: bool = True) -> None:
+    """Begin the starter thread of :func:`run_weakly` unless it runs; ``quiet``: if no thread can start, later.
+
+    Example
+    -------
+    >>> ready()
+    """
+    with _state.lock:
+        if _state.starter is not None:
+            return
+        starter = _state.starter = threading.Thread(
+            target=_start_waiting, name="powertools-sts-refresh-ahead", daemon=True
+        )
         _state.tasks.add(starter)
     try:
-        starter.start()  # the process's first refresh ahead: this once, a read waits for a thread start
-    except BaseException:
+        starter.start()
+    except BaseException as exc:
         with _state.lock:
             _state.starter = None
             _state.tasks.discard(starter)
-        raise
-    return future
+        if not (quiet and isinstance(exc, RuntimeError)):  # RuntimeError: the process has no thread to spare
+            raise
 
 
 # How long the starter lets the invocation whose read woke it run on before it starts threads, in seconds.

@@ -43,10 +43,13 @@ __all__ = [
     "shared_cache",
     "shared_providers",
     "snap_start_hooked",
+    "starter",
     "stopping",
     "stubbed",
     "tasks",
     "unique_names",
+    "waiting",
+    "wakeup",
     "warned",
 ]
 
@@ -103,6 +106,10 @@ unique_names: dict[str, weakref.ref[Any]] = {}
 #: The background threads alive (background.py), and the event that asks them to stop.
 tasks: set[threading.Thread] = set()
 stopping = threading.Event()
+#: The tasks of background.run_weakly not started yet, the thread that starts them, and what wakes it.
+waiting: list[Any] = []
+starter: threading.Thread | None = None
+wakeup = threading.Condition(lock)
 #: This process's SharedCache (shared_cache.py): False until opened, None when off or refused.
 shared_cache: Any = False
 #: Keys of the one-time warnings already logged by this process.
@@ -188,8 +195,11 @@ def after_fork_in_child() -> None:
     -------
     >>> after_fork_in_child()  # what a fork runs in the child; harmless in the parent
     """
-    global lock, session_suffix, stopping
+    global lock, session_suffix, starter, stopping, wakeup
     lock = threading.RLock()
+    wakeup = threading.Condition(lock)
+    starter = None  # the parent's; its tasks with it
+    waiting.clear()
     if shared_cache:
         shared_cache._after_fork()  # the parent's lock descriptors
     stopping = threading.Event()

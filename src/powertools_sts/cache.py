@@ -281,6 +281,10 @@ class CredentialCache:
             )
             if max_age != 0:
                 self.store(key, creds, started, flight.generation, flight.sequence)
+                if self.refresh_ahead:
+                    # The thread that starts refresh-ahead threads, begun by a fetch (which waits on STS
+                    # anyway) rather than by the first read in a last stretch, in the middle of an invocation.
+                    background.ready()
             flight.credentials = creds
         except AssumeRoleError as exc:
             flight.error = exc

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from powertools_sts import AssumeRoleError, ConfigurationError, STSProvider, get_credentials, sts
+from powertools_sts import AssumeRoleError, ConfigurationError, STSProvider, _state, background, get_credentials, sts
 from powertools_sts.execution import init_waits_for_prefetch, on_managed_instances, shared_cache_from_env
 
 from ..conftest import OTHER_ROLE, ROLE
@@ -174,6 +174,34 @@ def test_refresh_ahead_only_refreshes_an_entry_read_since_its_last_fetch(proxy):
     assert proxy.requests == 2
     time.sleep(4.5)  # past the refresh-ahead stretch (1.5 s to 3 s) and the end of freshness (3 s)
     assert proxy.requests == 2  # nobody read either entry since its fetch: no AssumeRole
+    # No thread per entry: only the thread that starts refresh-ahead threads, idle, begun by the first fetch.
+    assert [t for t in threading.enumerate() if t.name.startswith("powertools-sts")] == [_state.starter]
+    proxy.set_mode("pass")
+
+
+def test_a_read_that_starts_a_refresh_ahead_does_not_wait_for_a_thread_start(proxy, monkeypatch):
+    # Thread.start returns once the OS has run the new thread: on a busy Managed Instances host, milliseconds
+    # of the invocation whose read began the refresh. The fetch begins a thread that starts them instead.
+    background.stop()
+    started_by: list[tuple[threading.Thread, threading.Thread]] = []
+    real_start = threading.Thread.start
+
+    def start(thread: threading.Thread) -> None:
+        if thread.name.startswith("powertools-sts"):  # not the proxy's, nor moto's
+            started_by.append((thread, threading.current_thread()))
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    proxy.set_mode("expired", offset=63)  # fresh for 3 s; a read in the last 1.5 s refreshes ahead
+    provider = STSProvider(boto3_client=boto3.client("sts", endpoint_url=proxy.url, config=quick()), refresh_ahead=True)
+    first = provider.get(ROLE)
+    starter = _state.starter
+    assert starter is not None
+    assert started_by == [(starter, threading.current_thread())]  # begun by the fetch
+    wait_until(lambda: provider.get(ROLE) is not first, "the refreshed credentials, read after the refresh ahead")
+    assert proxy.requests == 2
+    assert [by for _, by in started_by[1:]] == [starter]  # the refresh's thread: started by it, not by the read
+    assert background.stop() == []  # it ends when asked, as every task does
     assert [t.name for t in threading.enumerate() if t.name.startswith("powertools-sts")] == []
     proxy.set_mode("pass")
 

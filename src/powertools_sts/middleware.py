@@ -432,12 +432,12 @@ def _middleware(layer: _Layer) -> Callable[..., Any]:
         now = _clock.now()
         tenant = tenants.last  # type: ignore[union-attr]  # never None: at first a tenant of no one, never fresh
         if now < tenant.deadline:  # which holds the layer's deadline too (prepare, wake)
-            try:
-                named = context.tenant_id if choose is None else choose(event, context)
+            try:  # a context without one takes the whole step, which refuses it
+                same = tenant.id == (context.tenant_id if choose is None else choose(event, context))
             except AttributeError:
-                named = None
+                same = False
             around = current()
-            if tenant.id == named and around is not None:
+            if same and around is not None:
                 outer = around.layers
                 around.layers = tenant.alone if outer is None else (layer, outer, tenant)
                 try:

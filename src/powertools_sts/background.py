@@ -140,7 +140,8 @@ def _start_waiting() -> None:
                 run(functools.partial(context.run, call), what)  # a thread each: no task waits on another
     finally:
         with _state.lock:
-            _state.starter = None
+            if _state.starter is threading.current_thread():
+                _state.starter = None
             _state.tasks.discard(threading.current_thread())
             batch, _state.waiting[:] = list(_state.waiting), []
         for *_, future in batch:
